@@ -1,0 +1,114 @@
+//! The command line, as clap types only. Doc comments are the `--help` text.
+//! `settings.rs` and the commands turn these raw flags into checked settings once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run declarative query plans: BigQuery subqueries joined with local DuckDB data.
+///
+/// Exit codes: 0 success; 1 invalid plan or failed run (its error_type is shown);
+/// 2 usage error, unreadable input or invalid configuration; 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "da", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check or run plan files.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Print the JSON schema of plan files or of the instance configuration.
+    Schema {
+        #[arg(value_enum)]
+        which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Validate plans offline: schema, SQL rules, aliases, parameters, templates.
+    Check(CheckArgs),
+    /// Run a plan: precheck and fetch its aliases, run the final step, write outputs.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Plan,
+    Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Messages with source snippets.
+    Human,
+    /// `{"files": [...], "summary": {...}}`.
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+/// Flags shared by every command that reads configuration.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Instance configuration file (YAML or TOML) [env: DA_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Plan files, folders (searched for .yaml, .yml and .toml) or glob patterns.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Check rendering with this parameter value (repeatable). With any --param given,
+    /// required parameters without a value are errors.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `name=value`, split on the first `=`.
+pub fn parse_param(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("empty parameter name in `{s}`"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The plan file (YAML or TOML).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// A parameter value (repeatable), parsed by the parameter's declared type.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The analytics DuckDB file (opened read-only) [env: DA_ANALYTICS_DATABASE].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Write outputs under this folder instead of the plan's folder.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Write a JSON run report (plan hash, per-alias numbers, outputs with sha256).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No progress and no summary on stderr (errors are still shown).
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,5 @@
+//! One file per subcommand. Each takes checked inputs and writers; none prints directly.
+
+pub mod check;
+pub mod run;
+pub mod schema;

@@ -1,0 +1,199 @@
+//! `da plan run`: validate, run the pipeline, show progress and a summary, write outputs
+//! and the run report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Backend;
+use crate::engine::{EngineOptions, RemoteAttachPolicy};
+use crate::error::{Error, ErrorType, RunError};
+use crate::output::{self, Format};
+use crate::pipeline::{self, Event, RunOptions, RunOutcome};
+use crate::plan::{self, LoadFailure};
+use crate::report::{FinalInfo, PlanInfo, Progress, RunReport, summary};
+use crate::settings::Settings;
+use crate::source::AliasSource;
+use crate::source::local::LocalWarehouse;
+use crate::validate::{CheckedPlan, Context, validate};
+
+/// What `plan run` needs, resolved from flags.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub plan: PathBuf,
+    pub params: Vec<(String, String)>,
+    pub output_dir: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub quiet: bool,
+    /// Draw progress bars (stderr is a terminal and not quiet).
+    pub progress: bool,
+}
+
+/// Run a plan; the result table goes to `out` when the plan has no outputs.
+pub fn run(
+    req: &RunRequest,
+    settings: &Settings,
+    cancel: Arc<AtomicBool>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Error> {
+    let loaded = match plan::load(&req.plan) {
+        Ok(loaded) => loaded,
+        Err(LoadFailure::Unreadable(source)) => {
+            return Err(Error::Read {
+                path: req.plan.clone(),
+                source,
+            });
+        }
+        Err(LoadFailure::Invalid(report)) => return Err(Error::InvalidPlan(Box::new(report))),
+    };
+    let policy = settings.bigquery_policy();
+    let ctx = Context {
+        limits: settings.limits(),
+        bigquery: &policy,
+        given_params: &req.params,
+        require_params: true,
+    };
+    let checked = validate(&loaded, &ctx).map_err(|diags| {
+        Error::InvalidPlan(Box::new(plan::report(&req.plan, &loaded.doc.text, diags)))
+    })?;
+    if !req.quiet {
+        for w in &checked.warnings {
+            let _ = writeln!(err, "warning[{}]: {}", w.code, w.message);
+        }
+    }
+    let plan_sha = hex(&Sha256::digest(loaded.doc.text.as_bytes()));
+    let source = alias_source(settings)?;
+    let started = Instant::now();
+    let outcome = execute(&checked, settings, source.as_ref(), req, cancel.clone());
+    if let Some(path) = &req.report {
+        write_report(path, req, &checked, &plan_sha, &outcome, started)?;
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    let outcome = outcome?;
+    if checked.outputs.is_empty() {
+        match output::write(
+            Format::Table,
+            &outcome.result.schema,
+            &outcome.result.batches,
+            &mut *out,
+        ) {
+            // `da plan run x.yaml | head` is a success, not an error.
+            Err(e) if e.is_broken_pipe() => return Ok(crate::error::exit::OK),
+            other => {
+                other?;
+            }
+        }
+    }
+    if !req.quiet {
+        let _ = summary(&outcome, err);
+    }
+    Ok(crate::error::exit::OK)
+}
+
+fn execute(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    source: &dyn AliasSource,
+    req: &RunRequest,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutcome, RunError> {
+    let progress = req.progress.then(Progress::new);
+    let on_event = |e: Event| {
+        if let Some(p) = &progress {
+            p.on(&e);
+        }
+    };
+    let opts = RunOptions {
+        engine: engine_options(settings),
+        output_dir: req.output_dir.as_deref(),
+        write_outputs: true,
+        cancel,
+    };
+    let result = pipeline::run(checked, source, &opts, &on_event);
+    if let Some(p) = &progress {
+        p.clear();
+    }
+    result
+}
+
+/// The analytics connection as configured.
+pub fn engine_options(settings: &Settings) -> EngineOptions {
+    let a = &settings.config.analytics;
+    EngineOptions {
+        database: a.database.clone(),
+        extracts: a.extracts.clone(),
+        memory_limit: a.memory_limit.clone(),
+        threads: a.threads,
+        remote_attach: RemoteAttachPolicy {
+            extensions: a.remote_attach_extensions.clone(),
+            token_envs: a.remote_attach_token_envs.clone(),
+        },
+    }
+}
+
+/// The configured backend, or a `bq_error` saying what is missing.
+pub fn alias_source(settings: &Settings) -> Result<Box<dyn AliasSource>, RunError> {
+    match settings.backend() {
+        Backend::Local => {
+            let Some(root) = settings.config.bigquery.local_warehouse.clone() else {
+                return Err(RunError::new(ErrorType::BqError, "the local backend has no warehouse folder")
+                    .detail("kind", "not_configured")
+                    .hint("set bigquery.local_warehouse in the config (or DA_LOCAL_WAREHOUSE), or configure bigquery.project"));
+            };
+            Ok(Box::new(LocalWarehouse::new(root)))
+        }
+        Backend::Bigquery => Err(RunError::new(
+            ErrorType::BqError,
+            "the BigQuery backend is not available in this build yet",
+        )
+        .detail("kind", "not_configured")
+        .hint("use `bigquery.backend: local` with a local Parquet warehouse")),
+    }
+}
+
+fn write_report(
+    path: &std::path::Path,
+    req: &RunRequest,
+    checked: &CheckedPlan,
+    plan_sha: &str,
+    outcome: &Result<RunOutcome, RunError>,
+    started: Instant,
+) -> Result<(), Error> {
+    let ok = outcome.as_ref().ok();
+    let report = RunReport {
+        ok: ok.is_some(),
+        plan: PlanInfo {
+            path: req.plan.display().to_string(),
+            name: &checked.name,
+            sha256: plan_sha.to_owned(),
+        },
+        backend: ok.map(|o| o.backend),
+        params: checked
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_text()))
+            .collect::<BTreeMap<_, _>>(),
+        aliases: ok.map_or(&[], |o| &o.aliases),
+        final_step: ok.map(FinalInfo::of),
+        outputs: ok.map_or(&[], |o| &o.outputs),
+        warnings: ok.map_or(&[], |o| &o.warnings),
+        error: outcome.as_ref().err(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    let mut text = serde_json::to_vec_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
+    text.push(b'\n');
+    output::write_bytes(path, &text)?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,129 @@
+//! Instance configuration (`config/instance.yaml`): limits, BigQuery and the analytics
+//! database. Typed here, described by `schemas/config.schema.json`, and merged with the
+//! environment and flags in `settings.rs`.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole instance configuration. Every section and key is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "da instance configuration", extend("$id" = "https://da.dev/schemas/config.schema.json"))]
+pub struct InstanceConfig {
+    #[serde(default)]
+    pub remote_query: RemoteQueryConfig,
+    #[serde(default)]
+    pub bigquery: BigQueryConfig,
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
+}
+
+/// The reference system's limit keys, with its defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteQueryConfig {
+    /// Maximum rows one alias may bring in (COUNT precheck; more is `row_limit`).
+    #[schemars(range(min = 1))]
+    pub max_bq_registration_rows: u64,
+    /// Maximum memory one alias may take, in MiB (estimate, then real size; `memory_limit`).
+    #[schemars(range(min = 1))]
+    pub max_memory_mb: u64,
+    /// Maximum rows in the final result; more sets `truncated`.
+    #[schemars(range(min = 1))]
+    pub max_result_rows: u64,
+    /// Wall-clock limit for a whole run, in seconds (`timeout`).
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: u64,
+}
+
+impl Default for RemoteQueryConfig {
+    fn default() -> Self {
+        Self {
+            max_bq_registration_rows: 500_000,
+            max_memory_mb: 2048,
+            max_result_rows: 100_000,
+            timeout_seconds: 300,
+        }
+    }
+}
+
+/// Where alias data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Parquet files laid out `<dataset>/<table>.parquet` in `bigquery.local_warehouse`.
+    Local,
+    /// The BigQuery REST API.
+    Bigquery,
+}
+
+/// BigQuery access and policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BigQueryConfig {
+    /// `local` or `bigquery`; defaults to `bigquery` when a project is set, else `local`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// Billing project, also the default project for two-part table names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Job location, e.g. `EU` or `us-central1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// When non-empty, every table an alias reads must be in one of these
+    /// (`dataset` in the default project, or `project.dataset`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_datasets: Vec<String>,
+    /// Override of the REST endpoint (an emulator or test server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Folder of the local backend's Parquet warehouse, relative to the config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_warehouse: Option<PathBuf>,
+}
+
+/// The local analytics database the final step reads.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// DuckDB file opened read-only; none means an empty in-memory database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<PathBuf>,
+    /// Folder holding `<name>/extract.duckdb` files, each attached read-only as `<name>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extracts: Option<PathBuf>,
+    /// DuckDB `memory_limit` for the final step, e.g. `2GB`.
+    pub memory_limit: String,
+    /// DuckDB worker threads for the final step.
+    #[schemars(range(min = 1))]
+    pub threads: u32,
+    /// Extensions a `_remote_attach` row may LOAD (never INSTALL).
+    pub remote_attach_extensions: Vec<String>,
+    /// Environment variables a `_remote_attach` row may read a token from.
+    pub remote_attach_token_envs: Vec<String>,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            database: None,
+            extracts: None,
+            memory_limit: "2GB".to_owned(),
+            threads: 2,
+            remote_attach_extensions: vec!["bigquery".to_owned()],
+            remote_attach_token_envs: [
+                "KBC_TOKEN",
+                "KBC_STORAGE_TOKEN",
+                "KEBOOLA_STORAGE_TOKEN",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "DATABRICKS_TOKEN",
+                "SNOWFLAKE_PASSWORD",
+                "SNOWFLAKE_PRIVATE_KEY",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The DuckDB side of a run: the analytics connection, registered aliases, the sandbox,
+//! and the final step.
+//!
+//! The order is fixed by types: `Engine::open` attaches what the run may read, aliases are
+//! registered on the open engine, `seal` turns external access off and locks the
+//! configuration, and only a `SealedEngine` runs SQL from the plan. A validator miss
+//! therefore still cannot read a file.
+
+mod attach;
+mod types;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use duckdb::{AccessMode, Config, Connection, InterruptHandle};
+
+use crate::error::{ErrorType, RunError};
+use crate::params::ParamValue;
+
+pub use attach::RemoteAttachPolicy;
+
+/// How to open the analytics database.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// DuckDB file opened read-only; `None` is an empty in-memory database.
+    pub database: Option<PathBuf>,
+    /// Folder of `<name>/extract.duckdb` files, attached read-only as `<name>`.
+    pub extracts: Option<PathBuf>,
+    pub memory_limit: String,
+    pub threads: u32,
+    pub remote_attach: RemoteAttachPolicy,
+}
+
+/// An analytics connection that can still attach and register data.
+pub struct Engine {
+    conn: Connection,
+    /// Things that did not work but do not stop the run (an extract skipped, ...).
+    pub warnings: Vec<String>,
+}
+
+/// A sandboxed connection: external access off, configuration locked.
+pub struct SealedEngine {
+    conn: Connection,
+    pub warnings: Vec<String>,
+}
+
+/// The final step's result, cut at the row limit.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: u64,
+    /// More rows existed than the limit allowed.
+    pub truncated: bool,
+}
+
+fn query_error(context: &str, err: &duckdb::Error) -> RunError {
+    RunError::new(ErrorType::QueryError, format!("{context}: {err}"))
+        .detail("original_error", err.to_string())
+}
+
+impl Engine {
+    /// Open the analytics database read-only, attach extracts, re-attach remote sources.
+    pub fn open(
+        opts: &EngineOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, RunError> {
+        let config = base_config(opts).map_err(|e| query_error("cannot configure DuckDB", &e))?;
+        let conn = match &opts.database {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(RunError::new(
+                        ErrorType::QueryError,
+                        format!("analytics database {} does not exist", path.display()),
+                    )
+                    .detail("path", path.display().to_string())
+                    .hint("set analytics.database in the config, pass --db, or create the file"));
+                }
+                let config = config
+                    .access_mode(AccessMode::ReadOnly)
+                    .map_err(|e| query_error("cannot configure DuckDB", &e))?;
+                Connection::open_with_flags(path, config).map_err(|e| {
+                    query_error(
+                        &format!("cannot open analytics database {}", path.display()),
+                        &e,
+                    )
+                })?
+            }
+            None => Connection::open_in_memory_with_flags(config)
+                .map_err(|e| query_error("cannot open DuckDB", &e))?,
+        };
+        let mut engine = Self {
+            conn,
+            warnings: Vec::new(),
+        };
+        if let Some(dir) = &opts.extracts {
+            let attached = attach::attach_extracts(&engine.conn, dir, &mut engine.warnings);
+            attach::reattach_remote(
+                &engine.conn,
+                &attached,
+                &opts.remote_attach,
+                env,
+                &mut engine.warnings,
+            );
+        }
+        Ok(engine)
+    }
+
+    /// Register an alias's Arrow data as a temporary table under its name.
+    ///
+    /// Temporary tables live in the connection's own catalog, which stays writable when the
+    /// analytics file is read-only; they disappear with the connection.
+    pub fn register(
+        &self,
+        alias: &str,
+        schema: &SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), RunError> {
+        let ddl = types::create_table_sql(alias, schema).map_err(|why| {
+            RunError::new(
+                ErrorType::QueryError,
+                format!("cannot register alias `{alias}`: {why}"),
+            )
+            .detail("alias", alias)
+        })?;
+        let fail = |e: &duckdb::Error| {
+            query_error(&format!("cannot register alias `{alias}`"), e).detail("alias", alias)
+        };
+        self.conn.execute_batch(&ddl).map_err(|e| fail(&e))?;
+        let mut appender = self
+            .conn
+            .appender_to_catalog_and_db(alias, "temp", "main")
+            .map_err(|e| fail(&e))?;
+        for batch in batches {
+            if batch.num_rows() > 0 {
+                appender.append_record_batch(batch).map_err(|e| fail(&e))?;
+            }
+        }
+        appender.flush().map_err(|e| fail(&e))?;
+        Ok(())
+    }
+
+    /// Turn external access off and lock the configuration. One-way: nothing the plan's
+    /// SQL does afterwards can read files, load extensions or change settings.
+    pub fn seal(self) -> Result<SealedEngine, RunError> {
+        self.conn
+            .execute_batch(
+                "SET enable_external_access = false;
+                 SET allow_community_extensions = false;
+                 SET autoinstall_known_extensions = false;
+                 SET autoload_known_extensions = false;
+                 SET allow_persistent_secrets = false;
+                 SET lock_configuration = true;",
+            )
+            .map_err(|e| query_error("cannot sandbox the DuckDB connection", &e))?;
+        Ok(SealedEngine {
+            conn: self.conn,
+            warnings: self.warnings,
+        })
+    }
+}
+
+fn base_config(opts: &EngineOptions) -> duckdb::Result<Config> {
+    Config::default()
+        .enable_autoload_extension(false)?
+        .with("autoinstall_known_extensions", "false")?
+        .with("allow_community_extensions", "false")?
+        .max_memory(&opts.memory_limit)?
+        .threads(i64::from(opts.threads.max(1)))
+}
+
+impl SealedEngine {
+    /// A handle that stops the running query from another thread (timeouts, Ctrl-C).
+    pub fn interrupt_handle(&self) -> Arc<InterruptHandle> {
+        self.conn.interrupt_handle()
+    }
+
+    /// Run one validated query with `$name` parameters, keeping at most `max_rows` rows
+    /// (one more is fetched to know whether the result was truncated). The query is
+    /// interrupted when `deadline` passes or `cancel` is set.
+    pub fn execute(
+        &self,
+        sql: &str,
+        params: &[(String, ParamValue)],
+        max_rows: u64,
+        stop: Option<&Stop>,
+    ) -> Result<QueryResult, RunError> {
+        let timer = stop.map(|s| Watchdog::start(self.conn.interrupt_handle(), s.clone()));
+        let result = self.execute_inner(sql, params, max_rows);
+        match timer.map_or(Ended::Finished, Watchdog::stop) {
+            Ended::Finished => result,
+            Ended::TimedOut => Err(RunError::new(
+                ErrorType::Timeout,
+                "the final query ran past the time limit",
+            )
+            .hint("raise limits.timeout_seconds or make the query cheaper")),
+            Ended::Cancelled => {
+                Err(RunError::new(ErrorType::Timeout, "interrupted").detail("interrupted", true))
+            }
+        }
+    }
+
+    fn execute_inner(
+        &self,
+        sql: &str,
+        params: &[(String, ParamValue)],
+        max_rows: u64,
+    ) -> Result<QueryResult, RunError> {
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| query_error("query error", &e))?;
+        let values = bind_order(&stmt, params)?;
+        let stream = stmt
+            .stream_arrow(duckdb::params_from_iter(values.iter()))
+            .map_err(|e| query_error("query error", &e))?;
+        let schema = stream.get_schema();
+        let mut batches = Vec::new();
+        let mut rows = 0u64;
+        let mut truncated = false;
+        for batch in stream {
+            let batch = batch.map_err(|e| query_error("query error", &e))?;
+            let n = batch.num_rows() as u64;
+            if rows + n > max_rows {
+                let keep = usize::try_from(max_rows - rows).unwrap_or(usize::MAX);
+                batches.push(batch.slice(0, keep));
+                rows = max_rows;
+                truncated = true;
+                break;
+            }
+            rows += n;
+            batches.push(batch);
+        }
+        Ok(QueryResult {
+            schema,
+            batches,
+            rows,
+            truncated,
+        })
+    }
+
+    /// Run SQL with no validation at all. Only for tests that prove the sandbox holds
+    /// on its own.
+    #[doc(hidden)]
+    pub fn execute_unvalidated(&self, sql: &str) -> Result<Vec<RecordBatch>, RunError> {
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| query_error("query error", &e))?;
+        let arrow = stmt
+            .query_arrow([])
+            .map_err(|e| query_error("query error", &e))?;
+        Ok(arrow.collect())
+    }
+}
+
+/// Parameter values in the order the prepared statement numbers them.
+fn bind_order(
+    stmt: &duckdb::Statement<'_>,
+    params: &[(String, ParamValue)],
+) -> Result<Vec<duckdb::types::Value>, RunError> {
+    (1..=stmt.parameter_count())
+        .map(|i| {
+            let name = stmt
+                .parameter_name(i)
+                .map_err(|e| query_error("query error", &e))?;
+            let name = name.trim_start_matches('$');
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| types::duck_value(v))
+                .ok_or_else(|| {
+                    RunError::new(
+                        ErrorType::QueryError,
+                        format!("no value for parameter `${name}`"),
+                    )
+                    .hint("declare it under params:")
+                })
+        })
+        .collect()
+}
+
+/// When to give up on a query: a deadline, and a flag set by Ctrl-C.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    pub deadline: Instant,
+    pub cancel: Arc<AtomicBool>,
+}
+
+enum Ended {
+    Finished,
+    TimedOut,
+    Cancelled,
+}
+
+/// Interrupts a query when its deadline passes or the run is cancelled.
+struct Watchdog {
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<Ended>,
+}
+
+impl Watchdog {
+    fn start(handle: Arc<InterruptHandle>, stop: Stop) -> Self {
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            loop {
+                // Poll so that Ctrl-C is noticed quickly even with a distant deadline.
+                let wait = stop
+                    .deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(50));
+                match rx.recv_timeout(wait) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return Ended::Finished,
+                }
+                if stop.cancel.load(Ordering::Relaxed) {
+                    handle.interrupt();
+                    return Ended::Cancelled;
+                }
+                if Instant::now() >= stop.deadline {
+                    handle.interrupt();
+                    return Ended::TimedOut;
+                }
+            }
+        });
+        Self { done, thread }
+    }
+
+    /// Stop watching and say how the query ended.
+    fn stop(self) -> Ended {
+        let _ = self.done.send(());
+        self.thread.join().unwrap_or(Ended::Finished)
+    }
+}

@@ -1,0 +1,153 @@
+//! `da` runs declarative query plans: BigQuery subqueries pulled into DuckDB as Arrow, then
+//! one final DuckDB query over local data and those aliases, written to CSV, JSON or Parquet.
+//!
+//! The pipeline, one type per stage: plan file → `plan::LoadedPlan` (parsed, schema-checked)
+//! → `validate::CheckedPlan` (rendered, SQL checked on the syntax tree) → run.
+//! `main.rs` only parses the command line and calls [`run`].
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod diagnostic;
+pub mod engine;
+pub mod error;
+pub mod output;
+pub mod params;
+pub mod pipeline;
+pub mod plan;
+pub mod report;
+pub mod schema;
+pub mod settings;
+pub mod source;
+pub mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cli::{CheckFormat, Cli, Command, PlanCommand, SchemaKind};
+use diagnostic::render::{OutputFormat, RenderOptions, render};
+use error::Error;
+use settings::{Overrides, Settings};
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match dispatch(cli, out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e, err);
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match cli.command {
+        Command::Schema { which } => {
+            let kind = match which {
+                SchemaKind::Plan => schema::Kind::Plan,
+                SchemaKind::Config => schema::Kind::Config,
+            };
+            commands::schema::run(kind, out)
+                .map_err(|e| Error::Usage(format!("cannot write: {e}")))?;
+            Ok(error::exit::OK)
+        }
+        Command::Plan(PlanCommand::Check(args)) => {
+            let overrides = Overrides {
+                config: args.config.config.clone(),
+                ..Overrides::default()
+            };
+            let settings = Settings::resolve(&overrides, &env)?;
+            let format = match args.format {
+                CheckFormat::Human => OutputFormat::Human,
+                CheckFormat::Json => OutputFormat::Json,
+                CheckFormat::Github => OutputFormat::Github,
+                CheckFormat::Sarif => OutputFormat::Sarif,
+            };
+            let request = commands::check::CheckRequest {
+                paths: args.paths,
+                format,
+                params: args.params,
+                color: format == OutputFormat::Human && use_color(),
+            };
+            commands::check::run(&request, &settings, out)
+        }
+        Command::Plan(PlanCommand::Run(args)) => {
+            let overrides = Overrides {
+                config: args.config.config.clone(),
+                database: args.db.clone(),
+                ..Overrides::default()
+            };
+            let settings = Settings::resolve(&overrides, &env)?;
+            let request = commands::run::RunRequest {
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+                plan: args.plan,
+                params: args.params,
+                output_dir: args.output_dir,
+                report: args.report,
+                quiet: args.quiet,
+            };
+            commands::run::run(&request, &settings, cancel_on_ctrl_c(), out, err)
+        }
+    }
+}
+
+/// A flag set by the first Ctrl-C, so a run can cancel its work and leave outputs intact.
+/// A second Ctrl-C exits at once (outputs are renamed into place, never half-written).
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                set.store(true, Ordering::Relaxed);
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(error::exit::INTERRUPTED));
+            }
+        });
+    });
+    flag
+}
+
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The one place operational errors are written for humans: `error:`, its causes, and
+/// for configuration files every positioned diagnostic.
+fn report_error(e: &Error, err: &mut dyn Write) {
+    // Writing to stderr can only fail if stderr is gone; there is nowhere left to report.
+    let _ = match e {
+        Error::InvalidConfig(report) | Error::InvalidPlan(report) => render(
+            std::slice::from_ref(report),
+            OutputFormat::Human,
+            &RenderOptions { color: false },
+            env!("CARGO_PKG_VERSION"),
+            err,
+        )
+        .and_then(|()| writeln!(err, "error: {e}")),
+        Error::Run(run) => writeln!(err, "error[{}]: {}", run.error_type.code(), run.message)
+            .and_then(|()| match &run.hint {
+                Some(hint) => writeln!(err, "  hint: {hint}"),
+                None => Ok(()),
+            }),
+        other => {
+            let mut text = format!("error: {other}");
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                text.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            writeln!(err, "{text}")
+        }
+    };
+}

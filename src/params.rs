@@ -1,0 +1,388 @@
+//! Plan parameters: typed values from `--param name=value` or defaults, and the
+//! `{{ name }}` template rendering that turns them into correctly quoted SQL literals.
+//!
+//! Values never reach SQL as raw text. `@name` (BigQuery) and `$name` (DuckDB) travel as
+//! query parameters; `{{ name }}` renders a literal of the declared type; an identifier
+//! needs the explicit `ident` filter, which only lets `[A-Za-z_][A-Za-z0-9_]*` through.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use minijinja::value::Value as JinjaValue;
+use minijinja::{Environment, UndefinedBehavior};
+
+use crate::plan::model::{ParamSpec, ParamType};
+use crate::validate::sql::{SqlDialect, is_identifier};
+
+/// A parameter value, parsed by its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+    Date(NaiveDate),
+    /// UTC.
+    Timestamp(NaiveDateTime),
+}
+
+impl ParamValue {
+    /// Parse command-line text by the declared type; the error says what was expected.
+    pub fn parse(kind: ParamType, text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        match kind {
+            ParamType::String => Ok(Self::String(text.to_owned())),
+            ParamType::Integer => t
+                .parse()
+                .map(Self::Integer)
+                .map_err(|_| format!("`{text}` is not an integer")),
+            ParamType::Number => t
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Self::Number)
+                .ok_or_else(|| format!("`{text}` is not a finite number")),
+            ParamType::Boolean => match t.to_ascii_lowercase().as_str() {
+                "true" => Ok(Self::Boolean(true)),
+                "false" => Ok(Self::Boolean(false)),
+                _ => Err(format!("`{text}` is not a boolean (true or false)")),
+            },
+            ParamType::Date => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(Self::Date)
+                .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)")),
+            ParamType::Timestamp => parse_timestamp(t).map(Self::Timestamp).ok_or_else(|| {
+                format!("`{text}` is not a timestamp (RFC 3339 or YYYY-MM-DD HH:MM:SS)")
+            }),
+        }
+    }
+
+    /// A stand-in of the right type, used to check templates when no value is known.
+    pub fn placeholder(kind: ParamType) -> Self {
+        match kind {
+            ParamType::String => Self::String(String::new()),
+            ParamType::Integer => Self::Integer(0),
+            ParamType::Number => Self::Number(0.0),
+            ParamType::Boolean => Self::Boolean(false),
+            ParamType::Date => Self::Date(NaiveDate::default()),
+            ParamType::Timestamp => Self::Timestamp(NaiveDateTime::default()),
+        }
+    }
+
+    pub fn kind(&self) -> ParamType {
+        match self {
+            Self::String(_) => ParamType::String,
+            Self::Integer(_) => ParamType::Integer,
+            Self::Number(_) => ParamType::Number,
+            Self::Boolean(_) => ParamType::Boolean,
+            Self::Date(_) => ParamType::Date,
+            Self::Timestamp(_) => ParamType::Timestamp,
+        }
+    }
+
+    /// The value as plain text (dates ISO, timestamps `YYYY-MM-DD HH:MM:SS[.ffffff]`).
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::String(s) => s.clone(),
+            Self::Integer(i) => i.to_string(),
+            Self::Number(f) => f.to_string(),
+            Self::Boolean(b) => b.to_string(),
+            Self::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Self::Timestamp(t) => t.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+        }
+    }
+
+    /// A SQL literal of this value, quoted for the dialect.
+    pub fn sql_literal(&self, dialect: SqlDialect) -> String {
+        match self {
+            Self::String(s) => quote_string(s, dialect),
+            Self::Integer(i) => i.to_string(),
+            Self::Number(f) => format!("{f:?}"),
+            Self::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+            Self::Date(_) => format!("DATE '{}'", self.to_text()),
+            Self::Timestamp(_) => format!("TIMESTAMP '{}'", self.to_text()),
+        }
+    }
+}
+
+fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok())
+}
+
+/// Quote a string literal. DuckDB doubles quotes; GoogleSQL escapes with backslashes.
+fn quote_string(s: &str, dialect: SqlDialect) -> String {
+    match dialect {
+        SqlDialect::DuckDb => format!("'{}'", s.replace('\'', "''")),
+        SqlDialect::BigQuery => {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('\'');
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("\\'"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+            out
+        }
+    }
+}
+
+/// Resolved parameter values, by name.
+pub type Params = BTreeMap<String, ParamValue>;
+
+/// A problem resolving parameters; `name` is the parameter concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamProblem {
+    pub code: &'static str,
+    pub name: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Resolve declared parameters from given `name=value` pairs and defaults.
+///
+/// With `require_all` false (offline checks), a required parameter with no value gets a
+/// placeholder of its type so templates can still be rendered and validated.
+pub fn resolve(
+    specs: &BTreeMap<String, ParamSpec>,
+    given: &[(String, String)],
+    require_all: bool,
+) -> (Params, Vec<ParamProblem>) {
+    let mut values = Params::new();
+    let mut problems = Vec::new();
+    for (name, _) in given {
+        if !specs.contains_key(name) {
+            let declared: Vec<&str> = specs.keys().map(String::as_str).collect();
+            problems.push(ParamProblem {
+                code: "unknown_param",
+                name: name.clone(),
+                message: format!("parameter `{name}` is not declared by the plan"),
+                hint: if declared.is_empty() {
+                    "this plan declares no parameters".to_owned()
+                } else {
+                    format!("declared parameters: {}", declared.join(", "))
+                },
+            });
+        }
+    }
+    for (name, spec) in specs {
+        let given_value = given.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+        let value = match (given_value, &spec.default) {
+            (Some(text), _) => ParamValue::parse(spec.kind, text).map_err(|why| ParamProblem {
+                code: "invalid_param",
+                name: name.clone(),
+                message: format!("parameter `{name}` ({}): {why}", spec.kind.name()),
+                hint: format!("pass --param {name}=<{}>", spec.kind.name()),
+            }),
+            (None, Some(default)) => {
+                ParamValue::parse(spec.kind, &default.as_text()).map_err(|why| ParamProblem {
+                    code: "invalid_param_default",
+                    name: name.clone(),
+                    message: format!(
+                        "default of parameter `{name}` ({}): {why}",
+                        spec.kind.name()
+                    ),
+                    hint: format!("write a default of type {}", spec.kind.name()),
+                })
+            }
+            (None, None) if require_all => Err(ParamProblem {
+                code: "missing_param",
+                name: name.clone(),
+                message: format!("required parameter `{name}` has no value"),
+                hint: format!(
+                    "pass --param {name}=<{}> or give it a default",
+                    spec.kind.name()
+                ),
+            }),
+            (None, None) => Ok(ParamValue::placeholder(spec.kind)),
+        };
+        match value {
+            Ok(v) => {
+                values.insert(name.clone(), v);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    (values, problems)
+}
+
+/// A template that failed to render, with its 1-based line in the SQL text when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub line: Option<usize>,
+}
+
+/// Render `{{ ... }}` templates in one SQL text. Text without `{{`/`{%` is returned as is.
+pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String, TemplateError> {
+    if !sql.contains("{{") && !sql.contains("{%") && !sql.contains("{#") {
+        return Ok(sql.to_owned());
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("ident", ident_filter);
+    // Every value is printed as a SQL literal; only `ident` output and our own literals
+    // (safe strings) are written unquoted.
+    env.set_formatter(move |out, _state, value| {
+        let text = if value.is_safe() {
+            value.to_string()
+        } else if value.is_undefined() || value.is_none() {
+            "NULL".to_owned()
+        } else if let Some(b) = value.as_str().map(str::to_owned) {
+            quote_string(&b, dialect)
+        } else if value.kind() == minijinja::value::ValueKind::Bool {
+            if value.is_true() { "TRUE" } else { "FALSE" }.to_owned()
+        } else if value.kind() == minijinja::value::ValueKind::Number {
+            value.to_string()
+        } else {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "only scalar values can be rendered into SQL",
+            ));
+        };
+        out.write_str(&text).map_err(minijinja::Error::from)
+    });
+    let ctx: BTreeMap<&str, JinjaValue> = params
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str(),
+                JinjaValue::from_safe_string(value.sql_literal(dialect)),
+            )
+        })
+        .collect();
+    env.render_str(sql, ctx).map_err(|err| TemplateError {
+        message: err.detail().map_or_else(
+            || err.kind().to_string(),
+            |d| format!("{}: {d}", err.kind()),
+        ),
+        line: err.line(),
+    })
+}
+
+/// `{{ name | ident }}`: the parameter's raw text as an identifier, if it is one.
+fn ident_filter(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
+    // Literals are pre-rendered; strip our own quotes to get the raw string back.
+    let text = value.to_string();
+    let raw = text
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .unwrap_or(&text);
+    if is_identifier(raw) {
+        Ok(JinjaValue::from_safe_string(raw.to_owned()))
+    } else {
+        Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("`{raw}` is not a valid identifier ([A-Za-z_][A-Za-z0-9_]{{0,63}})"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, ParamValue)]) -> Params {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn templates_render_typed_literals() {
+        let p = params(&[
+            (
+                "since",
+                ParamValue::Date(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
+            ),
+            ("name", ParamValue::String("O'Brien".to_owned())),
+            ("n", ParamValue::Integer(5)),
+        ]);
+        let out = render(
+            "SELECT {{ n }} WHERE d > {{ since }} AND x = {{ name }}",
+            &p,
+            SqlDialect::DuckDb,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "SELECT 5 WHERE d > DATE '2026-01-02' AND x = 'O''Brien'"
+        );
+        let out = render("x = {{ name }}", &p, SqlDialect::BigQuery).unwrap();
+        assert_eq!(out, r"x = 'O\'Brien'");
+    }
+
+    #[test]
+    fn expressions_on_values_stay_quoted() {
+        let p = params(&[("name", ParamValue::String("a".to_owned()))]);
+        let out = render("{{ name ~ ' OR 1=1' }}", &p, SqlDialect::DuckDb).unwrap();
+        assert!(out.starts_with('\'') && out.ends_with('\''), "{out}");
+    }
+
+    #[test]
+    fn identifiers_need_the_ident_filter_and_a_valid_name() {
+        let p = params(&[
+            ("col", ParamValue::String("views".to_owned())),
+            ("bad", ParamValue::String("x; DROP TABLE t".to_owned())),
+        ]);
+        assert_eq!(
+            render("SELECT {{ col | ident }}", &p, SqlDialect::DuckDb).unwrap(),
+            "SELECT views"
+        );
+        assert!(render("SELECT {{ bad | ident }}", &p, SqlDialect::DuckDb).is_err());
+    }
+
+    #[test]
+    fn undefined_names_are_errors_with_a_line() {
+        let err = render(
+            "SELECT 1\nWHERE {{ nope }}",
+            &Params::new(),
+            SqlDialect::DuckDb,
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("undefined"), "{}", err.message);
+    }
+
+    #[test]
+    fn values_are_parsed_by_type() {
+        assert_eq!(
+            ParamValue::parse(ParamType::Integer, "42"),
+            Ok(ParamValue::Integer(42))
+        );
+        assert!(ParamValue::parse(ParamType::Integer, "4.2").is_err());
+        assert!(ParamValue::parse(ParamType::Date, "2026-13-01").is_err());
+        assert!(ParamValue::parse(ParamType::Boolean, "yes").is_err());
+        assert!(ParamValue::parse(ParamType::Number, "NaN").is_err());
+        assert!(ParamValue::parse(ParamType::Timestamp, "2026-01-01T10:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn missing_and_unknown_params_are_named() {
+        let mut specs = BTreeMap::new();
+        specs.insert(
+            "since".to_owned(),
+            ParamSpec {
+                kind: ParamType::Date,
+                default: None,
+                description: None,
+            },
+        );
+        let (_, problems) = resolve(&specs, &[("x".to_owned(), "1".to_owned())], true);
+        let codes: Vec<_> = problems.iter().map(|p| (p.code, p.name.as_str())).collect();
+        assert_eq!(codes, [("unknown_param", "x"), ("missing_param", "since")]);
+        let (values, problems) = resolve(&specs, &[], false);
+        assert!(problems.is_empty());
+        assert_eq!(values["since"].kind(), ParamType::Date);
+    }
+}

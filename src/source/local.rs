@@ -1,0 +1,272 @@
+//! The local backend: alias SQL runs on DuckDB over Parquet files laid out
+//! `<warehouse>/<dataset>/<table>.parquet`, so plans run with no Google credentials.
+//!
+//! BigQuery names (`project.dataset.table`, `dataset.table`) resolve to those files; `@name`
+//! parameters become typed literals. The SQL is re-printed from its syntax tree, so only
+//! what DuckDB and BigQuery share runs here (documented in the README). Each alias gets its
+//! own sealed in-memory DuckDB: the files are read by Rust, never by SQL.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart, Value, VisitMut, VisitorMut};
+use sqlparser::dialect::{BigQueryDialect, DuckDbDialect};
+use sqlparser::parser::Parser;
+
+use super::{AliasSource, Fetched, Precheck, batches_bytes};
+use crate::engine::{Engine, EngineOptions, RemoteAttachPolicy, SealedEngine};
+use crate::error::{ErrorType, RunError};
+use crate::validate::CheckedAlias;
+use crate::validate::sql::SqlDialect;
+
+/// Parquet files standing in for BigQuery tables.
+#[derive(Debug, Clone)]
+pub struct LocalWarehouse {
+    root: PathBuf,
+}
+
+impl LocalWarehouse {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The file for a BigQuery table name, if the name has a dataset and table part.
+    fn file_for(&self, parts: &[String]) -> Option<PathBuf> {
+        let [.., dataset, table] = parts else {
+            return None;
+        };
+        let safe = |s: &str| !s.is_empty() && !s.contains(['/', '\\']) && s != ".." && s != ".";
+        (safe(dataset) && safe(table))
+            .then(|| self.root.join(dataset).join(format!("{table}.parquet")))
+    }
+
+    /// A sealed engine holding the alias's tables, and the alias SQL rewritten for it.
+    fn prepare(&self, alias: &CheckedAlias) -> Result<(SealedEngine, String), RunError> {
+        let mut statements = Parser::parse_sql(&BigQueryDialect {}, &alias.sql)
+            .map_err(|e| bq_error("bad_request", alias, &format!("cannot parse: {e}")))?;
+        let Some(statement) = statements.first_mut() else {
+            return Err(bq_error("bad_request", alias, "empty query"));
+        };
+        let literals: BTreeMap<String, Expr> = alias
+            .params
+            .iter()
+            .map(|(name, value)| {
+                let text = value.sql_literal(SqlDialect::DuckDb);
+                let expr = Parser::new(&DuckDbDialect {})
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_expr());
+                expr.map(|e| (name.clone(), e))
+                    .map_err(|e| bq_error("bad_request", alias, &e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut rewriter = Rewriter {
+            warehouse: self,
+            tables: BTreeMap::new(),
+            literals,
+            missing: None,
+        };
+        let _ = statement.visit(&mut rewriter);
+        if let Some((name, path)) = rewriter.missing {
+            return Err(bq_error(
+                "not_found",
+                alias,
+                &format!(
+                    "table `{name}` is not in the local warehouse (looked for {})",
+                    path.display()
+                ),
+            )
+            .hint(format!(
+                "add {} or point bigquery.local_warehouse at the right folder",
+                path.display()
+            )));
+        }
+        let engine = Engine::open(&local_engine_options(), &|_| None)?;
+        for (file, table) in &rewriter.tables {
+            let (schema, batches) = read_parquet(file).map_err(|why| {
+                bq_error(
+                    "upstream_error",
+                    alias,
+                    &format!("cannot read {}: {why}", file.display()),
+                )
+            })?;
+            engine.register(table, &schema, batches)?;
+        }
+        Ok((engine.seal()?, statement.to_string()))
+    }
+}
+
+fn local_engine_options() -> EngineOptions {
+    EngineOptions {
+        database: None,
+        extracts: None,
+        memory_limit: "1GB".to_owned(),
+        threads: 1,
+        remote_attach: RemoteAttachPolicy {
+            extensions: Vec::new(),
+            token_envs: Vec::new(),
+        },
+    }
+}
+
+fn bq_error(kind: &str, alias: &CheckedAlias, message: &str) -> RunError {
+    RunError::new(
+        ErrorType::BqError,
+        format!("alias `{}` (local backend): {message}", alias.name),
+    )
+    .detail("alias", alias.name.as_str())
+    .detail("kind", kind)
+    .detail("backend", "local")
+}
+
+fn read_parquet(
+    path: &Path,
+) -> Result<
+    (
+        arrow::datatypes::SchemaRef,
+        Vec<arrow::record_batch::RecordBatch>,
+    ),
+    String,
+> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| e.to_string())?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok((schema, batches))
+}
+
+/// Rewrites table names to registered tables, `@params` to literals, backticks to quotes.
+struct Rewriter<'a> {
+    warehouse: &'a LocalWarehouse,
+    /// file → table name in the alias's engine
+    tables: BTreeMap<PathBuf, String>,
+    literals: BTreeMap<String, Expr>,
+    missing: Option<(String, PathBuf)>,
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = ();
+
+    fn pre_visit_relation(&mut self, name: &mut ObjectName) -> ControlFlow<()> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(ObjectNamePart::as_ident)
+            .flat_map(|i| i.value.split('.').map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        if parts.len() < 2 {
+            // A CTE or another name in scope: leave it.
+            return ControlFlow::Continue(());
+        }
+        let Some(file) = self.warehouse.file_for(&parts) else {
+            return ControlFlow::Continue(());
+        };
+        if !file.is_file() {
+            self.missing.get_or_insert((parts.join("."), file));
+            return ControlFlow::Continue(());
+        }
+        let next = format!("__bq_table_{}", self.tables.len());
+        let table = self.tables.entry(file).or_insert(next).clone();
+        *name = ObjectName::from(vec![Ident::new(table)]);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Value(v) => {
+                let lit = match &v.value {
+                    Value::Placeholder(p) => p.strip_prefix('@').and_then(|n| self.literals.get(n)),
+                    _ => None,
+                };
+                if let Some(lit) = lit {
+                    *expr = lit.clone();
+                }
+            }
+            // sqlparser's BigQuery dialect reads `@name` as an identifier.
+            Expr::Identifier(ident)
+                if ident.quote_style.is_none() && ident.value.starts_with('@') =>
+            {
+                if let Some(lit) = self.literals.get(&ident.value[1..]) {
+                    *expr = lit.clone();
+                }
+            }
+            Expr::Identifier(ident) => backtick_to_quote(ident),
+            Expr::CompoundIdentifier(idents) => idents.iter_mut().for_each(backtick_to_quote),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn backtick_to_quote(ident: &mut Ident) {
+    if ident.quote_style == Some('`') {
+        ident.quote_style = Some('"');
+    }
+}
+
+impl AliasSource for LocalWarehouse {
+    fn label(&self) -> &'static str {
+        "local"
+    }
+
+    fn precheck(&self, alias: &CheckedAlias) -> Result<Precheck, RunError> {
+        let (engine, sql) = self.prepare(alias)?;
+        let count = engine.execute(
+            &format!("SELECT COUNT(*) AS n FROM ({sql}) AS _cnt"),
+            &[],
+            1,
+            None,
+        )?;
+        let rows = count
+            .batches
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+        let shape = engine.execute(
+            &format!("SELECT * FROM ({sql}) AS _shape LIMIT 0"),
+            &[],
+            0,
+            None,
+        )?;
+        Ok(Precheck {
+            rows,
+            schema: shape.schema,
+            bytes_processed: None,
+        })
+    }
+
+    fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
+        let (engine, sql) = self.prepare(alias)?;
+        // The precheck already bounded the rows; the +1 catches data that grew since.
+        let result = engine.execute(&sql, &[], alias.max_rows.saturating_add(1), None)?;
+        if result.truncated || result.rows > alias.max_rows {
+            return Err(RunError::new(
+                ErrorType::RowLimit,
+                format!(
+                    "alias `{}` grew past {} rows while it was fetched",
+                    alias.name, alias.max_rows
+                ),
+            )
+            .detail("alias", alias.name.as_str())
+            .detail("max", alias.max_rows));
+        }
+        let bytes = batches_bytes(&result.batches);
+        Ok(Fetched {
+            schema: result.schema,
+            rows: result.rows,
+            batches: result.batches,
+            bytes,
+        })
+    }
+}

@@ -1,0 +1,552 @@
+//! Plan validation: a `LoadedPlan` becomes a `CheckedPlan`, or a list of every problem.
+//!
+//! Only this module builds a `CheckedPlan`, so nothing can run SQL that was not rendered,
+//! parsed and checked here. The SQL that runs is exactly the SQL that was validated.
+
+pub mod sql;
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::output::Format;
+use crate::params::{self, ParamValue, Params};
+use crate::plan::LoadedPlan;
+use crate::plan::model::{FileFormat, Plan};
+use crate::plan::source::{Document, LineCol, escape_pointer};
+use crate::settings::Limits;
+use sql::{BigQueryPolicy, SqlDialect, SqlProblem, analyze, is_identifier, strip_one_semicolon};
+
+/// Names an alias may not take: they would shadow DuckDB's system objects.
+pub const RESERVED_ALIASES: [&str; 13] = [
+    "information_schema",
+    "duckdb_tables",
+    "duckdb_columns",
+    "duckdb_databases",
+    "duckdb_settings",
+    "duckdb_functions",
+    "duckdb_views",
+    "duckdb_indexes",
+    "duckdb_schemas",
+    "main",
+    "memory",
+    "system",
+    "temp",
+];
+
+/// What validation needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub limits: Limits,
+    pub bigquery: &'a BigQueryPolicy,
+    /// `--param name=value` pairs.
+    pub given_params: &'a [(String, String)],
+    /// Missing required parameters are errors (runs), or get placeholders (offline checks).
+    pub require_params: bool,
+}
+
+/// A BigQuery alias ready to run: rendered, validated, one trailing `;` removed.
+#[derive(Debug, Clone)]
+pub struct CheckedAlias {
+    pub name: String,
+    pub sql: String,
+    /// `@name` parameters the SQL uses, with their values.
+    pub params: Vec<(String, ParamValue)>,
+    pub max_rows: u64,
+    pub max_memory_mb: u64,
+}
+
+/// One output file, its path resolved against the plan's folder.
+#[derive(Debug, Clone)]
+pub struct CheckedOutput {
+    pub path: PathBuf,
+    /// The path as written in the plan, normalised (for `--output-dir`).
+    pub relative: PathBuf,
+    pub format: Format,
+}
+
+/// A plan that passed every check. Only `validate` constructs one.
+#[derive(Debug, Clone)]
+pub struct CheckedPlan {
+    pub name: String,
+    pub aliases: Vec<CheckedAlias>,
+    /// The final DuckDB step, rendered and validated.
+    pub sql: String,
+    /// `$name` parameters of the final step, with their values.
+    pub sql_params: Vec<(String, ParamValue)>,
+    pub outputs: Vec<CheckedOutput>,
+    pub limits: Limits,
+    pub params: Params,
+    /// Warnings found on the way (an unused alias, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Check a loaded plan. Returns the checked plan, or every error and warning found.
+pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, Vec<Diagnostic>> {
+    let mut v = Validator {
+        doc: &loaded.doc,
+        diags: Vec::new(),
+        declared: loaded.plan.params.keys().cloned().collect(),
+    };
+    let plan = &loaded.plan;
+    let params = v.params(plan, ctx);
+    let limits = v.limits(plan, ctx.limits);
+    let aliases = v.aliases(plan, ctx, &params, limits);
+    let (sql, sql_params, tables) = v
+        .query("/sql", &plan.sql, SqlDialect::DuckDb, ctx.bigquery, &params)
+        .unwrap_or_default();
+    v.unused_aliases(&aliases, &tables);
+    let outputs = v.outputs(plan, loaded.base_dir());
+    let diags = v.diags;
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok(CheckedPlan {
+        name: plan.name.clone(),
+        aliases,
+        sql,
+        sql_params,
+        outputs,
+        limits,
+        params,
+        warnings: diags,
+    })
+}
+
+struct Validator<'a> {
+    doc: &'a Document,
+    diags: Vec<Diagnostic>,
+    /// Declared parameter names, valued or not (a bad default is reported once, there).
+    declared: BTreeSet<String>,
+}
+
+impl Validator<'_> {
+    fn push_at(&mut self, diag: Diagnostic, at: LineCol) {
+        self.diags.push(diag.at(at.line, at.column));
+    }
+
+    fn params(&mut self, plan: &Plan, ctx: &Context<'_>) -> Params {
+        for name in plan.params.keys() {
+            if !is_identifier(name) {
+                let pointer = format!("/params/{}", escape_pointer(name));
+                let at = self.doc.key_position(&pointer);
+                self.push_at(
+                    Diagnostic::error(
+                        "invalid_param_name",
+                        format!(
+                            "parameter name `{}` is not an identifier",
+                            name.escape_debug()
+                        ),
+                    )
+                    .pointer(pointer)
+                    .hint("use letters, digits and `_`, not starting with a digit (at most 64)"),
+                    at,
+                );
+            }
+        }
+        let (values, problems) =
+            params::resolve(&plan.params, ctx.given_params, ctx.require_params);
+        for p in problems {
+            let pointer = format!("/params/{}", escape_pointer(&p.name));
+            let diag = Diagnostic::error(p.code, p.message).hint(p.hint);
+            if p.code == "unknown_param" {
+                // A command-line problem: it has no place in the file.
+                self.diags.push(diag);
+            } else {
+                let at = self.doc.key_position(&pointer);
+                self.push_at(diag.pointer(pointer), at);
+            }
+        }
+        values
+    }
+
+    fn limits(&mut self, plan: &Plan, instance: Limits) -> Limits {
+        let l = &plan.limits;
+        let mut tighten = |name: &str, asked: Option<u64>, max: u64| -> u64 {
+            match asked {
+                Some(v) if v > max => {
+                    let pointer = format!("/limits/{name}");
+                    let at = self.doc.position(&pointer);
+                    self.push_at(loosened(name, v, max).pointer(pointer), at);
+                    max
+                }
+                Some(v) => v,
+                None => max,
+            }
+        };
+        Limits {
+            max_bq_registration_rows: tighten(
+                "max_bq_registration_rows",
+                l.max_bq_registration_rows,
+                instance.max_bq_registration_rows,
+            ),
+            max_memory_mb: tighten("max_memory_mb", l.max_memory_mb, instance.max_memory_mb),
+            max_result_rows: tighten(
+                "max_result_rows",
+                l.max_result_rows,
+                instance.max_result_rows,
+            ),
+            timeout_seconds: tighten(
+                "timeout_seconds",
+                l.timeout_seconds,
+                instance.timeout_seconds,
+            ),
+        }
+    }
+
+    fn aliases(
+        &mut self,
+        plan: &Plan,
+        ctx: &Context<'_>,
+        params: &Params,
+        limits: Limits,
+    ) -> Vec<CheckedAlias> {
+        let mut out = Vec::new();
+        for (name, spec) in &plan.register_bq {
+            let pointer = format!("/register_bq/{}", escape_pointer(name));
+            let key_at = self.doc.key_position(&pointer);
+            if !is_identifier(name) {
+                self.push_at(
+                    Diagnostic::error(
+                        "invalid_alias",
+                        format!(
+                            "invalid alias `{}`: must be a valid SQL identifier",
+                            name.escape_debug()
+                        ),
+                    )
+                    .pointer(&pointer)
+                    .hint("aliases match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
+                    key_at,
+                );
+            } else if RESERVED_ALIASES.contains(&name.to_ascii_lowercase().as_str()) {
+                self.push_at(
+                    Diagnostic::error(
+                        "reserved_alias",
+                        format!("reserved alias `{name}`: cannot shadow system objects"),
+                    )
+                    .pointer(&pointer)
+                    .hint(format!(
+                        "pick another name; reserved: {}",
+                        RESERVED_ALIASES.join(", ")
+                    )),
+                    key_at,
+                );
+            }
+            let name_ok = is_identifier(name)
+                && !RESERVED_ALIASES.contains(&name.to_ascii_lowercase().as_str());
+            let mut alias_limit = |field: &str, asked: Option<u64>, max: u64| match asked {
+                Some(v) if v > max => {
+                    let p = format!("{pointer}/{field}");
+                    let at = self.doc.position(&p);
+                    self.diags
+                        .push(loosened(field, v, max).pointer(p).at(at.line, at.column));
+                    max
+                }
+                Some(v) => v,
+                None => max,
+            };
+            let max_rows =
+                alias_limit("max_rows", spec.max_rows(), limits.max_bq_registration_rows);
+            let max_memory_mb =
+                alias_limit("max_memory_mb", spec.max_memory_mb(), limits.max_memory_mb);
+            let sql_pointer = format!("{pointer}{}", spec.sql_pointer_suffix());
+            let checked = self.query(
+                &sql_pointer,
+                spec.sql(),
+                SqlDialect::BigQuery,
+                ctx.bigquery,
+                params,
+            );
+            if let Some((sql, used, _)) = checked.filter(|_| name_ok) {
+                out.push(CheckedAlias {
+                    name: name.clone(),
+                    sql: strip_one_semicolon(&sql).to_owned(),
+                    params: used,
+                    max_rows,
+                    max_memory_mb,
+                });
+            }
+        }
+        out
+    }
+
+    /// Render, parse and check one SQL text. Returns the rendered SQL, the parameters it
+    /// uses, and the tables it reads; `None` when it had errors.
+    fn query(
+        &mut self,
+        pointer: &str,
+        text: &str,
+        dialect: SqlDialect,
+        bq: &BigQueryPolicy,
+        params: &Params,
+    ) -> Option<CheckedQuery> {
+        let origin = SqlOrigin::new(self.doc, pointer);
+        let rendered = match params::render(text, params, dialect) {
+            Ok(sql) => sql,
+            Err(err) => {
+                let at = origin.map(self.doc, err.line.unwrap_or(1), 1);
+                self.push_at(
+                    Diagnostic::error("template_error", format!("template error: {}", err.message))
+                        .pointer(pointer)
+                        .hint("`{{ name }}` must name a declared parameter; identifiers need `{{ name | ident }}`"),
+                    at,
+                );
+                return None;
+            }
+        };
+        let analysis = analyze(&rendered, dialect, bq);
+        let mut ok = analysis.problems.is_empty();
+        for problem in analysis.problems {
+            let at = origin.map(self.doc, problem.line, problem.column);
+            self.push_at(sql_diagnostic(problem, dialect).pointer(pointer), at);
+        }
+        let sigil = match dialect {
+            SqlDialect::BigQuery => '@',
+            SqlDialect::DuckDb => '$',
+        };
+        let mut used = Vec::new();
+        for name in &analysis.params {
+            match params.get(name) {
+                Some(value) => used.push((name.clone(), value.clone())),
+                None if self.declared.contains(name) => ok = false,
+                None => {
+                    ok = false;
+                    let (line, column) = find_token(&rendered, &format!("{sigil}{name}"));
+                    let at = origin.map(self.doc, line, column);
+                    self.push_at(
+                        Diagnostic::error("undeclared_param", format!("`{sigil}{name}` is not a declared parameter"))
+                            .pointer(pointer)
+                            .hint(format!("declare it under `params:` with a type, e.g. `{name}: {{type: string}}`")),
+                        at,
+                    );
+                }
+            }
+        }
+        ok.then_some((rendered, used, analysis.tables))
+    }
+
+    fn unused_aliases(&mut self, aliases: &[CheckedAlias], tables: &[String]) {
+        let used: BTreeSet<String> = tables.iter().map(|t| t.to_ascii_lowercase()).collect();
+        for alias in aliases {
+            let lower = alias.name.to_ascii_lowercase();
+            if !used.contains(&lower) && !used.contains(&format!("main.{lower}")) {
+                let pointer = format!("/register_bq/{}", escape_pointer(&alias.name));
+                let at = self.doc.key_position(&pointer);
+                self.push_at(
+                    Diagnostic::warning(
+                        "unused_alias",
+                        format!("alias `{}` is never used by the final sql", alias.name),
+                    )
+                    .pointer(pointer)
+                    .hint("remove it (it still costs a BigQuery query) or reference it in `sql`"),
+                    at,
+                );
+            }
+        }
+    }
+
+    fn outputs(&mut self, plan: &Plan, base: &Path) -> Vec<CheckedOutput> {
+        let mut out: Vec<CheckedOutput> = Vec::new();
+        for (i, spec) in plan.outputs.iter().enumerate() {
+            let pointer = format!("/outputs/{i}/path");
+            let at = self.doc.position(&pointer);
+            let Some(relative) = contained_path(&spec.path) else {
+                self.push_at(
+                    Diagnostic::error("output_path_escapes", format!("output path `{}` leaves the plan's folder", spec.path))
+                        .pointer(pointer)
+                        .hint("use a path relative to the plan file, without `..` above it or a leading `/`"),
+                    at,
+                );
+                continue;
+            };
+            let format = match spec.format {
+                Some(f) => Some(file_format(f)),
+                None => Format::from_path(&relative).filter(|f| *f != Format::Table),
+            };
+            let Some(format) = format else {
+                self.push_at(
+                    Diagnostic::error(
+                        "unknown_output_format",
+                        format!(
+                            "cannot tell the format of `{}` from its extension",
+                            spec.path
+                        ),
+                    )
+                    .pointer(pointer)
+                    .hint("use .csv, .json, .ndjson or .parquet, or add `format:`"),
+                    at,
+                );
+                continue;
+            };
+            let path = base.join(&relative);
+            if out.iter().any(|o| o.path == path) {
+                self.push_at(
+                    Diagnostic::error(
+                        "duplicate_output",
+                        format!("output `{}` is listed twice", spec.path),
+                    )
+                    .pointer(pointer)
+                    .hint("each output path may appear once"),
+                    at,
+                );
+                continue;
+            }
+            out.push(CheckedOutput {
+                path,
+                relative,
+                format,
+            });
+        }
+        out
+    }
+}
+
+/// 1-based line and column of the first occurrence of `token` (1:1 if absent).
+fn find_token(text: &str, token: &str) -> (usize, usize) {
+    let Some(offset) = text.find(token) else {
+        return (1, 1);
+    };
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+/// A checked SQL text: rendered SQL, the parameters it uses, the tables it reads.
+type CheckedQuery = (String, Vec<(String, ParamValue)>, Vec<String>);
+
+fn loosened(name: &str, asked: u64, max: u64) -> Diagnostic {
+    Diagnostic::error(
+        "limit_loosened",
+        format!("`{name}: {asked}` is above the instance limit of {max}"),
+    )
+    .hint(format!(
+        "plans and aliases may only tighten limits; use at most {max}"
+    ))
+}
+
+fn file_format(f: FileFormat) -> Format {
+    match f {
+        FileFormat::Csv => Format::Csv,
+        FileFormat::Json => Format::Json,
+        FileFormat::Ndjson => Format::Ndjson,
+        FileFormat::Parquet => Format::Parquet,
+    }
+}
+
+/// The path with `.` removed, if it is relative and never climbs above its start.
+fn contained_path(path: &str) -> Option<PathBuf> {
+    if path.contains('\0') || path.starts_with('\\') || path.contains(':') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut out = PathBuf::new();
+    for part in Path::new(path).components() {
+        match part {
+            Component::Normal(p) => {
+                depth += 1;
+                out.push(p);
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth = depth.checked_sub(1)?;
+                out.pop();
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (depth > 0).then_some(out)
+}
+
+fn sql_diagnostic(problem: SqlProblem, dialect: SqlDialect) -> Diagnostic {
+    let step = match dialect {
+        SqlDialect::BigQuery => "BigQuery alias",
+        SqlDialect::DuckDb => "final sql",
+    };
+    Diagnostic::error(problem.code, format!("{step}: {}", problem.message)).hint(problem.hint)
+}
+
+/// Maps positions inside a SQL string to positions in the plan file.
+///
+/// A YAML block scalar keeps every line at one indentation; a TOML multi-line string starts
+/// on the line after its quotes. Template rendering keeps line numbers (literals are one line).
+struct SqlOrigin {
+    start: LineCol,
+    indent: usize,
+}
+
+impl SqlOrigin {
+    fn new(doc: &Document, pointer: &str) -> Self {
+        let Some(offset) = doc.value_offset(pointer) else {
+            return Self {
+                start: doc.position(pointer),
+                indent: 0,
+            };
+        };
+        let rest = &doc.text[offset..];
+        let skip = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            let after = &rest[3..];
+            3 + usize::from(after.starts_with('\n')) + usize::from(after.starts_with("\r\n")) * 2
+        } else if rest.starts_with('"') || rest.starts_with('\'') {
+            1
+        } else if rest.starts_with('|') || rest.starts_with('>') {
+            rest.find('\n').map_or(0, |i| i + 1)
+        } else {
+            0
+        };
+        let content = offset + skip;
+        let mut start = doc.line_col(content);
+        let line_text = doc.text[content..].lines().next().unwrap_or("");
+        let leading = line_text.len() - line_text.trim_start_matches(' ').len();
+        let indent = if start.column == 1 {
+            leading
+        } else {
+            start.column - 1
+        };
+        if start.column == 1 {
+            start.column += leading;
+        }
+        Self { start, indent }
+    }
+
+    fn map(&self, doc: &Document, line: usize, column: usize) -> LineCol {
+        let line = line.max(1);
+        let column = column.max(1);
+        let at = if line == 1 {
+            LineCol {
+                line: self.start.line,
+                column: self.start.column + column - 1,
+            }
+        } else {
+            LineCol {
+                line: self.start.line + line - 1,
+                column: self.indent + column,
+            }
+        };
+        // Never point past the end of the file.
+        let end = doc.line_col(doc.text.len());
+        if at.line > end.line { end } else { at }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_paths_must_stay_inside_the_plan_folder() {
+        assert_eq!(
+            contained_path("out/a.csv"),
+            Some(PathBuf::from("out/a.csv"))
+        );
+        assert_eq!(
+            contained_path("./out/../b.csv"),
+            Some(PathBuf::from("b.csv"))
+        );
+        assert_eq!(contained_path("../a.csv"), None);
+        assert_eq!(contained_path("out/../../a.csv"), None);
+        assert_eq!(contained_path("/etc/passwd"), None);
+        assert_eq!(contained_path("."), None);
+        assert_eq!(contained_path("C:/x.csv"), None);
+    }
+}

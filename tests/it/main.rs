@@ -1,0 +1,7 @@
+//! The integration tests: one binary, one module per area. Each test reads as a spec of
+//! behaviour a user relies on.
+
+mod common;
+mod engine;
+mod plan_check;
+mod run;
