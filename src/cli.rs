@@ -21,6 +21,8 @@ pub enum Command {
     /// Check or run plan files.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// One-shot hybrid query: `--register-bq alias=SQL` aliases joined in one DuckDB query.
+    Query(QueryArgs),
     /// Print the JSON schema of plan files or of the instance configuration.
     Schema {
         #[arg(value_enum)]
@@ -109,6 +111,53 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// No progress and no summary on stderr (errors are still shown).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// The final DuckDB SQL (or use --sql, or --stdin).
+    #[arg(value_name = "SQL")]
+    pub sql_positional: Option<String>,
+    /// The final DuckDB SQL.
+    #[arg(long, value_name = "SQL")]
+    pub sql: Option<String>,
+    /// Read `{"sql": ..., "register_bq": {alias: sql}, "params": {...}}` from stdin.
+    #[arg(long)]
+    pub stdin: bool,
+    /// A BigQuery alias, `alias=BQ SQL` (repeatable; split on the first `=`).
+    #[arg(long = "register-bq", value_name = "ALIAS=SQL")]
+    pub register_bq: Vec<String>,
+    /// A parameter value for `$name`/`@name` declared on stdin (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Write the result to this file (atomically) instead of stdout; required for parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// At most this many result rows (tightens max_result_rows).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// The analytics DuckDB file (opened read-only).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// No notices on stderr (errors are still shown).
     #[arg(long, short)]
     pub quiet: bool,
 }

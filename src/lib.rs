@@ -26,20 +26,44 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cli::{CheckFormat, Cli, Command, PlanCommand, SchemaKind};
+use cli::{CheckFormat, Cli, Command, PlanCommand, QueryFormat, SchemaKind};
 use diagnostic::render::{OutputFormat, RenderOptions, render};
 use error::Error;
 use settings::{Overrides, Settings};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let json_errors =
+        matches!(&cli.command, Command::Query(q) if q.json || q.format == QueryFormat::Json);
     match dispatch(cli, out, err) {
         Ok(code) => code,
         Err(e) => {
-            report_error(&e, err);
+            if json_errors {
+                report_error_json(&e, err);
+            } else {
+                report_error(&e, err);
+            }
             e.exit_code()
         }
     }
+}
+
+/// `{"error_type", "message", "details"}` on stderr, for callers that parse JSON.
+fn report_error_json(e: &Error, err: &mut dyn Write) {
+    let (message, details) = match e {
+        Error::Run(run) => (
+            run.message.clone(),
+            serde_json::Value::Object(run.details.clone()),
+        ),
+        Error::InvalidPlan(report) | Error::InvalidConfig(report) => (
+            e.to_string(),
+            serde_json::json!({ "diagnostics": report.diagnostics }),
+        ),
+        other => (other.to_string(), serde_json::json!({})),
+    };
+    let body =
+        serde_json::json!({ "error_type": e.error_type(), "message": message, "details": details });
+    let _ = writeln!(err, "{body}");
 }
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
@@ -90,6 +114,44 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
                 quiet: args.quiet,
             };
             commands::run::run(&request, &settings, cancel_on_ctrl_c(), out, err)
+        }
+        Command::Query(args) => {
+            let overrides = Overrides {
+                config: args.config.config.clone(),
+                database: args.db.clone(),
+                ..Overrides::default()
+            };
+            let settings = Settings::resolve(&overrides, &env)?;
+            let stdin = if args.stdin {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| Error::Usage(format!("cannot read stdin: {e}")))?;
+                Some(text)
+            } else {
+                None
+            };
+            let format = match (args.json, args.format) {
+                (true, _) | (_, QueryFormat::Json) => output::Format::Json,
+                (_, QueryFormat::Table) => output::Format::Table,
+                (_, QueryFormat::Csv) => output::Format::Csv,
+                (_, QueryFormat::Ndjson) => output::Format::Ndjson,
+                (_, QueryFormat::Parquet) => output::Format::Parquet,
+            };
+            let request = commands::query::QueryRequest {
+                input: commands::query::QueryInput {
+                    positional: args.sql_positional,
+                    sql: args.sql,
+                    stdin,
+                    register_bq: args.register_bq,
+                    params: args.params,
+                },
+                format,
+                output: args.output,
+                limit: args.limit,
+                quiet: args.quiet,
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+            };
+            commands::query::run(&request, &settings, cancel_on_ctrl_c(), out, err)
         }
     }
 }

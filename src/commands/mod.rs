@@ -1,5 +1,6 @@
 //! One file per subcommand. Each takes checked inputs and writers; none prints directly.
 
 pub mod check;
+pub mod query;
 pub mod run;
 pub mod schema;

@@ -105,7 +105,27 @@ fn execute(
     req: &RunRequest,
     cancel: Arc<AtomicBool>,
 ) -> Result<RunOutcome, RunError> {
-    let progress = req.progress.then(Progress::new);
+    run_checked(
+        checked,
+        settings,
+        source,
+        req.output_dir.as_deref(),
+        req.progress,
+        cancel,
+    )
+}
+
+/// Run a checked plan with optional progress bars: the one execution path of `plan run`
+/// and `query`.
+pub fn run_checked(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    source: &dyn AliasSource,
+    output_dir: Option<&std::path::Path>,
+    show_progress: bool,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutcome, RunError> {
+    let progress = show_progress.then(Progress::new);
     let on_event = |e: Event| {
         if let Some(p) = &progress {
             p.on(&e);
@@ -113,7 +133,7 @@ fn execute(
     };
     let opts = RunOptions {
         engine: engine_options(settings),
-        output_dir: req.output_dir.as_deref(),
+        output_dir,
         write_outputs: true,
         cancel,
     };

@@ -4,4 +4,5 @@
 mod common;
 mod engine;
 mod plan_check;
+mod query;
 mod run;
