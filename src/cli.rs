@@ -23,6 +23,8 @@ pub enum Command {
     Plan(PlanCommand),
     /// One-shot hybrid query: `--register-bq alias=SQL` aliases joined in one DuckDB query.
     Query(QueryArgs),
+    /// Serve POST /api/query/hybrid, /api/plan/check and /api/plan/run over HTTP.
+    Serve(ServeArgs),
     /// Print the JSON schema of plan files or of the instance configuration.
     Schema {
         #[arg(value_enum)]
@@ -160,4 +162,16 @@ pub struct QueryArgs {
     /// No notices on stderr (errors are still shown).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The analytics DuckDB file (opened read-only, once per request).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }

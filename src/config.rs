@@ -18,6 +18,55 @@ pub struct InstanceConfig {
     pub bigquery: BigQueryConfig,
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// A caller's role: BigQuery costs money, so only admins may run queries over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Analyst,
+}
+
+/// One API token, stored only as the SHA-256 of the token text.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who the token belongs to (for logs).
+    pub name: String,
+    /// Lowercase hex SHA-256 of the bearer token (`printf %s TOKEN | sha256sum`).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    pub role: Role,
+}
+
+/// `da serve`: tokens and the limits that keep one replica healthy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub tokens: Vec<TokenConfig>,
+    /// Largest accepted request body, in bytes.
+    #[schemars(range(min = 1))]
+    pub max_body_bytes: u64,
+    /// Wall-clock limit of one request, in seconds.
+    #[schemars(range(min = 1))]
+    pub request_timeout_seconds: u64,
+    /// Queries and plan runs served at once; more get 429 with Retry-After.
+    #[schemars(range(min = 1))]
+    pub max_concurrent_queries: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_seconds: 300,
+            max_concurrent_queries: 4,
+        }
+    }
 }
 
 /// The reference system's limit keys, with its defaults.

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod schema;
+pub mod server;
 pub mod settings;
 pub mod source;
 pub mod validate;
@@ -114,6 +115,27 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
                 quiet: args.quiet,
             };
             commands::run::run(&request, &settings, cancel_on_ctrl_c(), out, err)
+        }
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                config: args.config.config.clone(),
+                database: args.db.clone(),
+                ..Overrides::default()
+            };
+            let settings = Settings::resolve(&overrides, &env)?;
+            if settings.config.server.tokens.is_empty() {
+                let _ = writeln!(
+                    err,
+                    "warning: no server.tokens configured: every API call will be refused with 401"
+                );
+            }
+            let _ = writeln!(err, "da serve: listening on http://{}", args.listen);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
+            rt.block_on(server::serve(settings, &args.listen))?;
+            Ok(error::exit::OK)
         }
         Command::Query(args) => {
             let overrides = Overrides {

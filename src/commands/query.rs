@@ -14,11 +14,12 @@ use crate::commands::run::{alias_source, run_checked};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, ErrorType, RunError, exit};
 use crate::output::{self, Format};
+use crate::pipeline::RunOutcome;
 use crate::plan;
 use crate::report::summary;
 use crate::settings::Settings;
 use crate::source::{AliasSource, Fetched, Precheck};
-use crate::validate::{CheckedAlias, Context, validate};
+use crate::validate::{CheckedAlias, CheckedPlan, Context, validate};
 
 /// Where the SQL of a query comes from, as given on the command line.
 #[derive(Debug, Clone, Default)]
@@ -229,37 +230,13 @@ pub fn run(
         return Err(usage("--format parquet needs --output PATH"));
     }
     let spec = spec(&req.input)?;
-    let text = serde_json::to_string_pretty(&plan_document(&spec, req.limit))
-        .map_err(|e| usage(&e.to_string()))?;
-    let origin = Path::new("<query>");
-    let loaded = plan::parse(origin, &text).map_err(|r| invalid(r.diagnostics))?;
-    let policy = settings.bigquery_policy();
-    let ctx = Context {
-        limits: settings.limits(),
-        bigquery: &policy,
-        given_params: &req.input.params,
-        require_params: true,
-    };
-    let checked = validate(&loaded, &ctx).map_err(invalid)?;
+    let checked = check(&spec, req.limit, &req.input.params, settings)?;
     if !req.quiet {
         for w in &checked.warnings {
             let _ = writeln!(err, "warning[{}]: {}", w.code, w.message);
         }
     }
-    // A query with no aliases needs no backend (and no BigQuery configuration).
-    let source: Box<dyn AliasSource> = if checked.aliases.is_empty() {
-        Box::new(NoAliases)
-    } else {
-        alias_source(settings)?
-    };
-    let outcome = run_checked(
-        &checked,
-        settings,
-        source.as_ref(),
-        None,
-        req.progress,
-        cancel.clone(),
-    );
+    let outcome = execute(&checked, settings, req.progress, cancel.clone());
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -283,6 +260,51 @@ pub fn run(
         }
     }
     Ok(exit::OK)
+}
+
+/// Validate a query spec as the in-memory plan it stands for.
+pub fn check(
+    spec: &QuerySpec,
+    limit: Option<u64>,
+    given_params: &[(String, String)],
+    settings: &Settings,
+) -> Result<CheckedPlan, Error> {
+    let text = serde_json::to_string_pretty(&plan_document(spec, limit))
+        .map_err(|e| usage(&e.to_string()))?;
+    let origin = Path::new("<query>");
+    let loaded = plan::parse(origin, &text).map_err(|r| invalid(r.diagnostics))?;
+    let policy = settings.bigquery_policy();
+    let ctx = Context {
+        limits: settings.limits(),
+        bigquery: &policy,
+        given_params,
+        require_params: true,
+    };
+    validate(&loaded, &ctx).map_err(invalid)
+}
+
+/// Run a checked plan without writing its outputs (queries and HTTP requests).
+pub fn execute(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    progress: bool,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutcome, Error> {
+    // A plan with no aliases needs no backend (and no BigQuery configuration).
+    let source: Box<dyn AliasSource> = if checked.aliases.is_empty() {
+        Box::new(NoAliases)
+    } else {
+        alias_source(settings)?
+    };
+    Ok(run_checked(
+        checked,
+        settings,
+        source.as_ref(),
+        None,
+        progress,
+        false,
+        cancel,
+    )?)
 }
 
 /// A query that fails validation is a `query_error`, as in the reference; every

@@ -111,18 +111,21 @@ fn execute(
         source,
         req.output_dir.as_deref(),
         req.progress,
+        true,
         cancel,
     )
 }
 
 /// Run a checked plan with optional progress bars: the one execution path of `plan run`
 /// and `query`.
+#[allow(clippy::too_many_arguments)]
 pub fn run_checked(
     checked: &CheckedPlan,
     settings: &Settings,
     source: &dyn AliasSource,
     output_dir: Option<&std::path::Path>,
     show_progress: bool,
+    write_outputs: bool,
     cancel: Arc<AtomicBool>,
 ) -> Result<RunOutcome, RunError> {
     let progress = show_progress.then(Progress::new);
@@ -134,7 +137,7 @@ pub fn run_checked(
     let opts = RunOptions {
         engine: engine_options(settings),
         output_dir,
-        write_outputs: true,
+        write_outputs,
         cancel,
     };
     let result = pipeline::run(checked, source, &opts, &on_event);

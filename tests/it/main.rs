@@ -6,3 +6,4 @@ mod engine;
 mod plan_check;
 mod query;
 mod run;
+mod server;

@@ -1,0 +1,378 @@
+//! `da serve`: the HTTP face of the same engine. Handlers are thin: authenticate, parse
+//! JSON, hand the blocking work (DuckDB, BigQuery) to the blocking pool, render JSON.
+//!
+//! The server keeps no state between requests (each run opens its own read-only analytics
+//! connection and closes it when the run ends), so replicas can sit behind a load balancer.
+
+mod auth;
+mod errors;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use crate::commands::query::{self, QuerySpec};
+use crate::config::Role;
+use crate::error::Error;
+use crate::output::{self, Format};
+use crate::pipeline::RunOutcome;
+use crate::plan;
+use crate::settings::Settings;
+use crate::validate::{Context, validate};
+pub use errors::ApiError;
+
+/// Shared, read-only state of a server.
+pub struct AppState {
+    pub settings: Settings,
+    /// Bounds concurrent queries and plan runs (they hold memory and cost money).
+    heavy: Arc<Semaphore>,
+}
+
+/// The router, ready to serve or to be called in process by tests.
+pub fn router(settings: Settings) -> Router {
+    let server = &settings.config.server;
+    let limit = usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX);
+    let heavy = Arc::new(Semaphore::new(server.max_concurrent_queries as usize));
+    let state = Arc::new(AppState { settings, heavy });
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/api/query/hybrid", post(hybrid))
+        .route("/api/plan/check", post(plan_check))
+        .route("/api/plan/run", post(plan_run))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serve until Ctrl-C.
+pub async fn serve(settings: Settings, listen: &str) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    axum::serve(listener, router(settings))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| Error::Usage(format!("server error: {e}")))
+}
+
+/// The body of `POST /api/query/hybrid`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HybridRequest {
+    sql: String,
+    #[serde(default)]
+    register_bq: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    params: Map<String, Value>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The body of `POST /api/plan/run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanRunRequest {
+    /// The plan text.
+    plan: String,
+    /// `yaml` (default) or `toml`.
+    #[serde(default)]
+    syntax: Option<String>,
+    /// Parameter values, as text or JSON scalars.
+    #[serde(default)]
+    params: Map<String, Value>,
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than server.max_body_bytes",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("cannot read the request body: {r}"),
+            )
+        }
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("invalid JSON body: {e}"),
+        )
+    })
+}
+
+async fn hybrid(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        auth::authorize(&state.settings.config.server.tokens, &headers, Role::Admin)?;
+        let req: HybridRequest = parse_json(&body(raw)?)?;
+        if req.format.as_deref().is_some_and(|f| f != "json") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "only \"format\": \"json\" is supported",
+            ));
+        }
+        let spec = QuerySpec {
+            sql: req.sql,
+            register_bq: req.register_bq,
+            params: req.params,
+        };
+        let outcome = heavy(&state, move |settings, cancel| {
+            let checked = query::check(&spec, None, &[], settings)?;
+            query::execute(&checked, settings, false, cancel)
+        })
+        .await?;
+        result_json(&outcome)
+    };
+    respond(result.await)
+}
+
+async fn plan_check(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        auth::authorize(
+            &state.settings.config.server.tokens,
+            &headers,
+            Role::Analyst,
+        )?;
+        let bytes = body(raw)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the plan must be UTF-8 text",
+            )
+        })?;
+        let toml = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("toml"));
+        let name = if toml {
+            "<request>.toml"
+        } else {
+            "<request>.yaml"
+        };
+        let policy = state.settings.bigquery_policy();
+        let ctx = Context {
+            limits: state.settings.limits(),
+            bigquery: &policy,
+            given_params: &[],
+            require_params: false,
+        };
+        let diagnostics = match plan::parse(Path::new(name), text) {
+            Ok(loaded) => match validate(&loaded, &ctx) {
+                Ok(checked) => checked.warnings,
+                Err(diags) => diags,
+            },
+            Err(report) => report.diagnostics,
+        };
+        let ok = !diagnostics
+            .iter()
+            .any(crate::diagnostic::Diagnostic::is_error);
+        Ok(Json(json!({"ok": ok, "diagnostics": diagnostics})).into_response())
+    };
+    respond(result.await)
+}
+
+async fn plan_run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        auth::authorize(&state.settings.config.server.tokens, &headers, Role::Admin)?;
+        let req: PlanRunRequest = parse_json(&body(raw)?)?;
+        let name = match req.syntax.as_deref() {
+            None | Some("yaml") => "<request>.yaml",
+            Some("toml") => "<request>.toml",
+            Some(other) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("unknown syntax `{other}`: use yaml or toml"),
+                ));
+            }
+        };
+        let params: Vec<(String, String)> = req
+            .params
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+            .collect();
+        let outcome = heavy(&state, move |settings, cancel| {
+            let loaded = plan::parse(Path::new(name), &req.plan)
+                .map_err(|r| Error::InvalidPlan(Box::new(r)))?;
+            let policy = settings.bigquery_policy();
+            let ctx = Context {
+                limits: settings.limits(),
+                bigquery: &policy,
+                given_params: &params,
+                require_params: true,
+            };
+            let checked = validate(&loaded, &ctx).map_err(|d| {
+                Error::InvalidPlan(Box::new(plan::report(Path::new(name), &req.plan, d)))
+            })?;
+            // Plans sent over HTTP never write files on the server.
+            query::execute(&checked, settings, false, cancel)
+        })
+        .await?;
+        result_json(&outcome)
+    };
+    respond(result.await)
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Run blocking work on the blocking pool, bounded by the semaphore and the request timeout.
+async fn heavy<F>(state: &Arc<AppState>, work: F) -> Result<RunOutcome, ApiError>
+where
+    F: FnOnce(&Settings, Arc<AtomicBool>) -> Result<RunOutcome, Error> + Send + 'static,
+{
+    let Ok(permit) = state.heavy.clone().try_acquire_owned() else {
+        return Err(ApiError::busy());
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let settings = state.settings.clone();
+    let flag = cancel.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(&settings, flag)
+    });
+    let limit = Duration::from_secs(state.settings.config.server.request_timeout_seconds);
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(result)) => result.map_err(ApiError::from),
+        Ok(Err(join)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("the run failed unexpectedly: {join}"),
+        )),
+        Err(_) => {
+            // Stop the run's DuckDB query; the permit is released when it returns.
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "the request ran past server.request_timeout_seconds",
+            ))
+        }
+    }
+}
+
+/// `{columns, rows, row_count, truncated, bq_stats}` for a finished run.
+fn result_json(outcome: &RunOutcome) -> Result<Response, ApiError> {
+    let r = &outcome.result;
+    let columns: Vec<String> = r.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut buf = Vec::new();
+    output::write(Format::Json, &r.schema, &r.batches, &mut buf)
+        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let objects: Vec<Map<String, Value>> =
+        serde_json::from_slice(&buf).map_err(|e| ApiError::internal(&e.to_string()))?;
+    let rows: Vec<Vec<Value>> = objects
+        .into_iter()
+        .map(|mut o| {
+            columns
+                .iter()
+                .map(|c| o.remove(c).unwrap_or(Value::Null))
+                .collect()
+        })
+        .collect();
+    let bq_stats: Map<String, Value> = outcome
+        .aliases
+        .iter()
+        .map(|a| {
+            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed}))
+        })
+        .collect();
+    Ok(Json(json!({
+        "columns": columns,
+        "rows": rows,
+        "row_count": r.rows,
+        "truncated": r.truncated,
+        "backend": outcome.backend,
+        "bq_stats": bq_stats,
+    }))
+    .into_response())
+}
+
+/// The OpenAPI 3.1 description of these endpoints.
+pub fn openapi() -> Value {
+    let error = json!({"$ref": "#/components/schemas/Error"});
+    let errors = |codes: &[&str]| -> Value {
+        codes
+            .iter()
+            .map(|c| {
+                (
+                    (*c).to_owned(),
+                    json!({"description": c, "content": {"application/json": {"schema": error}}}),
+                )
+            })
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    let mut hybrid_responses = errors(&["400", "401", "403", "413", "429", "502", "504"]);
+    hybrid_responses["200"] = json!({"description": "the result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}});
+    let mut check_responses = errors(&["400", "401", "413"]);
+    check_responses["200"] = json!({"description": "diagnostics, as `da plan check --format json`", "content": {"application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}, "diagnostics": {"type": "array", "items": {"type": "object"}}}}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "da", "version": env!("CARGO_PKG_VERSION"), "description": "Hybrid BigQuery + DuckDB queries and plans. Stateless: run several replicas behind a load balancer."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error_type", "message", "details"], "properties": {"error_type": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}},
+                "Result": {"type": "object", "required": ["columns", "rows", "row_count", "truncated", "bq_stats"], "properties": {
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                    "row_count": {"type": "integer"},
+                    "truncated": {"type": "boolean"},
+                    "backend": {"type": "string"},
+                    "bq_stats": {"type": "object", "additionalProperties": {"type": "object", "properties": {"rows": {"type": "integer"}, "columns": {"type": "integer"}, "memory_mb": {"type": "number"}, "bytes_processed": {"type": ["integer", "null"]}}}}
+                }}
+            }
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/query/hybrid": {"post": {"summary": "Register BigQuery aliases and run one DuckDB query (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sql"], "additionalProperties": false, "properties": {"sql": {"type": "string"}, "register_bq": {"type": "object", "additionalProperties": {"type": "string"}}, "params": {"type": "object"}, "format": {"const": "json"}}}}}}, "responses": hybrid_responses}},
+            "/api/plan/check": {"post": {"summary": "Validate a plan (any valid token)", "requestBody": {"required": true, "content": {"application/yaml": {"schema": {"type": "string"}}, "application/toml": {"schema": {"type": "string"}}}}, "responses": check_responses}},
+            "/api/plan/run": {"post": {"summary": "Run a plan; writes no files (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["plan"], "additionalProperties": false, "properties": {"plan": {"type": "string"}, "syntax": {"enum": ["yaml", "toml"]}, "params": {"type": "object"}}}}}}, "responses": hybrid_responses}},
+            "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        }
+    })
+}
