@@ -6,10 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = da::cli::Cli::parse();
-    let code = da::run(
-        cli,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    );
+    // stderr stays unlocked: progress bars draw on it from other threads.
+    let code = da::run(cli, &mut std::io::stdout().lock(), &mut std::io::stderr());
     ExitCode::from(code)
 }

@@ -109,3 +109,53 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RunError;
+
+    fn status_of(error_type: ErrorType, kind: Option<&str>) -> StatusCode {
+        let mut e = RunError::new(error_type, "x");
+        if let Some(k) = kind {
+            e = e.detail("kind", k);
+        }
+        ApiError::from(Error::Run(e)).status
+    }
+
+    #[test]
+    fn run_errors_map_to_status_codes() {
+        assert_eq!(
+            status_of(ErrorType::RowLimit, None),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorType::MemoryLimit, None),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorType::QueryError, None),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorType::Timeout, None),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            status_of(ErrorType::BqError, Some("upstream_error")),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            status_of(ErrorType::BqError, Some("auth_failed")),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            status_of(ErrorType::BqError, Some("bad_request")),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorType::BqError, Some("not_configured")),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
