@@ -5,6 +5,7 @@
 //! → `validate::CheckedPlan` (rendered, SQL checked on the syntax tree) → run.
 //! `main.rs` only parses the command line and calls [`run`].
 
+pub mod bigquery;
 pub mod cli;
 pub mod commands;
 pub mod config;

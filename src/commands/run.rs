@@ -68,7 +68,7 @@ pub fn run(
         }
     }
     let plan_sha = hex(&Sha256::digest(loaded.doc.text.as_bytes()));
-    let source = alias_source(settings)?;
+    let source = alias_source(settings, &checked.name)?;
     let started = Instant::now();
     let outcome = execute(&checked, settings, source.as_ref(), req, cancel.clone());
     if let Some(path) = &req.report {
@@ -163,7 +163,10 @@ pub fn engine_options(settings: &Settings) -> EngineOptions {
 }
 
 /// The configured backend, or a `bq_error` saying what is missing.
-pub fn alias_source(settings: &Settings) -> Result<Box<dyn AliasSource>, RunError> {
+pub fn alias_source(
+    settings: &Settings,
+    plan_name: &str,
+) -> Result<Box<dyn AliasSource>, RunError> {
     match settings.backend() {
         Backend::Local => {
             let Some(root) = settings.config.bigquery.local_warehouse.clone() else {
@@ -173,12 +176,47 @@ pub fn alias_source(settings: &Settings) -> Result<Box<dyn AliasSource>, RunErro
             };
             Ok(Box::new(LocalWarehouse::new(root)))
         }
-        Backend::Bigquery => Err(RunError::new(
-            ErrorType::BqError,
-            "the BigQuery backend is not available in this build yet",
-        )
-        .detail("kind", "not_configured")
-        .hint("use `bigquery.backend: local` with a local Parquet warehouse")),
+        Backend::Bigquery => {
+            let bq = &settings.config.bigquery;
+            // An emulator named the way Google's tools expect wins over the config.
+            let emulator = std::env::var("BIGQUERY_EMULATOR_HOST")
+                .ok()
+                .filter(|h| !h.is_empty());
+            let endpoint = emulator
+                .as_ref()
+                .map(|host| format!("http://{host}/bigquery/v2"))
+                .or_else(|| bq.endpoint.clone());
+            let token = std::env::var("DA_BIGQUERY_ACCESS_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .or_else(|| emulator.map(|_| "emulator".to_owned()));
+            let Some(project) = bq.project.clone() else {
+                return Err(
+                    RunError::new(ErrorType::BqError, "no BigQuery project is configured")
+                        .detail("kind", "not_configured")
+                        .hint("set bigquery.project in the config or DA_BIGQUERY_PROJECT"),
+                );
+            };
+            let mut labels = std::collections::HashMap::new();
+            labels.insert("tool".to_owned(), "da".to_owned());
+            labels.insert(
+                "plan".to_owned(),
+                crate::bigquery::sanitize_label(plan_name),
+            );
+            let opts = crate::bigquery::BigQueryOptions {
+                project,
+                location: bq.location.clone(),
+                endpoint,
+                access_token: token,
+                dry_run: true,
+                labels,
+                timeout: std::time::Duration::from_secs(
+                    settings.config.remote_query.timeout_seconds,
+                ),
+                page_size: 10_000,
+            };
+            Ok(Box::new(crate::bigquery::BigQuerySource::new(opts)?))
+        }
     }
 }
 

@@ -17,8 +17,9 @@ use sqlparser::dialect::{BigQueryDialect, DuckDbDialect};
 use sqlparser::parser::Parser;
 
 use super::{AliasSource, Fetched, Precheck, batches_bytes};
-use crate::engine::{Engine, EngineOptions, RemoteAttachPolicy, SealedEngine};
+use crate::engine::{Engine, EngineOptions, QueryResult, RemoteAttachPolicy, SealedEngine};
 use crate::error::{ErrorType, RunError};
+use crate::params::ParamValue;
 use crate::validate::CheckedAlias;
 use crate::validate::sql::SqlDialect;
 
@@ -41,6 +42,25 @@ impl LocalWarehouse {
         let safe = |s: &str| !s.is_empty() && !s.contains(['/', '\\']) && s != ".." && s != ".";
         (safe(dataset) && safe(table))
             .then(|| self.root.join(dataset).join(format!("{table}.parquet")))
+    }
+
+    /// Run BigQuery SQL with typed `@params` over the warehouse, unbounded. Used by the
+    /// test BigQuery server, which answers REST calls from this same data.
+    pub fn run_sql(
+        &self,
+        name: &str,
+        sql: &str,
+        params: &[(String, ParamValue)],
+    ) -> Result<QueryResult, RunError> {
+        let alias = CheckedAlias {
+            name: name.to_owned(),
+            sql: sql.to_owned(),
+            params: params.to_vec(),
+            max_rows: u64::MAX - 1,
+            max_memory_mb: u64::MAX,
+        };
+        let (engine, sql) = self.prepare(&alias)?;
+        engine.execute(&sql, &[], u64::MAX - 1, None)
     }
 
     /// A sealed engine holding the alias's tables, and the alias SQL rewritten for it.

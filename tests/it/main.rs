@@ -1,6 +1,8 @@
 //! The integration tests: one binary, one module per area. Each test reads as a spec of
 //! behaviour a user relies on.
 
+mod bigquery;
+mod bq_server;
 mod common;
 mod engine;
 mod plan_check;

@@ -1,0 +1,450 @@
+//! The BigQuery backend: the real `gcp-bigquery-client` behind the `AliasSource` interface.
+//!
+//! Precheck = a dry run (schema, bytes processed) and `SELECT COUNT(*) FROM (<sql>) AS _cnt`;
+//! fetch = jobs.query, then getQueryResults until the job is complete and every page is read,
+//! each page converted to Arrow as it arrives (`arrow.rs`). Typed parameters travel as
+//! BigQuery named query parameters; every job carries labels for cost attribution.
+
+pub mod arrow;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gcp_bigquery_client::Client;
+use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+use gcp_bigquery_client::model::query_parameter::QueryParameter;
+use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
+use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
+use gcp_bigquery_client::model::query_request::QueryRequest;
+use serde_json::Value;
+
+use self::arrow::{BqField, RowsToArrow};
+use crate::error::{ErrorType, RunError};
+use crate::params::ParamValue;
+use crate::source::{AliasSource, Fetched, Precheck, batches_bytes};
+use crate::validate::CheckedAlias;
+
+/// How to reach BigQuery.
+#[derive(Debug, Clone)]
+pub struct BigQueryOptions {
+    pub project: String,
+    pub location: Option<String>,
+    /// Base URL including `/bigquery/v2`; `None` is Google's.
+    pub endpoint: Option<String>,
+    /// A bearer token to send as is (emulators, `gcloud auth print-access-token`).
+    pub access_token: Option<String>,
+    pub dry_run: bool,
+    /// Labels for every job (plan name, ...); the alias is added per job.
+    pub labels: HashMap<String, String>,
+    pub timeout: Duration,
+    pub page_size: i32,
+}
+
+/// A bearer token that never changes.
+#[derive(Clone)]
+struct StaticToken(String);
+
+#[async_trait::async_trait]
+impl gcp_bigquery_client::auth::Authenticator for StaticToken {
+    async fn access_token(&self) -> Result<String, BQError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The BigQuery alias source. Owns a small runtime: the pipeline is synchronous.
+pub struct BigQuerySource {
+    client: Client,
+    opts: BigQueryOptions,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn bq_error(kind: &str, message: impl Into<String>, hint: &str) -> RunError {
+    RunError::new(ErrorType::BqError, message)
+        .detail("kind", kind)
+        .hint(hint)
+}
+
+impl BigQuerySource {
+    /// Build a client; credentials as Google's tools find them unless a token is given.
+    pub fn new(opts: BigQueryOptions) -> Result<Self, RunError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                bq_error(
+                    "not_configured",
+                    format!("cannot start the HTTP runtime: {e}"),
+                    "report this as a bug",
+                )
+            })?;
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| {
+                bq_error(
+                    "not_configured",
+                    format!("cannot build the HTTP client: {e}"),
+                    "report this as a bug",
+                )
+            })?;
+        let mut builder = gcp_bigquery_client::client_builder::ClientBuilder::new();
+        builder.with_client(http);
+        if let Some(endpoint) = &opts.endpoint {
+            builder.with_v2_base_url(endpoint.trim_end_matches('/').to_owned());
+        }
+        let client = run_detached(&runtime, async {
+            match &opts.access_token {
+                Some(token) => builder.build_from_authenticator(Arc::new(StaticToken(token.clone()))).await,
+                None => builder.build_from_application_default_credentials().await,
+            }
+        })
+        .map_err(|e| {
+            bq_error(
+                "auth_failed",
+                format!("no usable Google credentials: {e}"),
+                "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default login`, or pass a token in DA_BIGQUERY_ACCESS_TOKEN",
+            )
+        })?;
+        Ok(Self {
+            client,
+            opts,
+            runtime,
+        })
+    }
+
+    fn request(&self, alias: &CheckedAlias, sql: String, dry_run: bool) -> QueryRequest {
+        let mut labels = self.opts.labels.clone();
+        labels.insert("alias".to_owned(), sanitize_label(&alias.name));
+        let mut req = QueryRequest::new(sql);
+        req.use_legacy_sql = false;
+        req.dry_run = dry_run.then_some(true);
+        req.location.clone_from(&self.opts.location);
+        req.labels = Some(labels);
+        req.max_results = Some(self.opts.page_size);
+        req.timeout_ms = Some(10_000);
+        if !alias.params.is_empty() {
+            req.parameter_mode = Some("NAMED".to_owned());
+            req.query_parameters = Some(
+                alias
+                    .params
+                    .iter()
+                    .map(|(n, v)| query_parameter(n, v))
+                    .collect(),
+            );
+        }
+        req
+    }
+
+    /// Run a query to completion, handing every page of rows to `page`.
+    async fn run_query(
+        &self,
+        alias: &CheckedAlias,
+        sql: String,
+        mut page: impl FnMut(&[Value]) -> Result<(), RunError>,
+    ) -> Result<Vec<BqField>, RunError> {
+        let deadline = Instant::now() + self.opts.timeout;
+        let project = self.opts.project.as_str();
+        let first = self
+            .client
+            .job()
+            .query(project, self.request(alias, sql, false))
+            .await
+            .map_err(|e| translate(&alias.name, &e))?;
+        let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
+        let mut complete = first.job_complete.unwrap_or(false);
+        let mut schema = first.schema.clone();
+        let mut token = first.page_token.clone().filter(|t| !t.is_empty());
+        if complete {
+            page(&rows_json(first.rows.as_ref()))?;
+        }
+        while !complete || token.is_some() {
+            let Some(job_id) = job_id.as_deref() else {
+                return Err(bq_error(
+                    "upstream_error",
+                    "BigQuery returned no job id for an unfinished query",
+                    "retry; if it persists, report it",
+                ));
+            };
+            if Instant::now() >= deadline {
+                let _ = self
+                    .client
+                    .job()
+                    .cancel_job(project, job_id, self.opts.location.as_deref())
+                    .await;
+                return Err(RunError::new(
+                    ErrorType::Timeout,
+                    format!(
+                        "alias `{}`: BigQuery did not finish in time; the job was cancelled",
+                        alias.name
+                    ),
+                )
+                .detail("alias", alias.name.as_str()));
+            }
+            let params = GetQueryResultsParameters {
+                format_options: None,
+                location: self.opts.location.clone(),
+                max_results: Some(self.opts.page_size),
+                page_token: token.clone(),
+                start_index: None,
+                timeout_ms: Some(10_000),
+            };
+            let next = self
+                .client
+                .job()
+                .get_query_results(project, job_id, params)
+                .await
+                .map_err(|e| translate(&alias.name, &e))?;
+            if !next.job_complete.unwrap_or(false) {
+                continue;
+            }
+            if schema.is_none() {
+                schema.clone_from(&next.schema);
+            }
+            page(&rows_json(next.rows.as_ref()))?;
+            complete = true;
+            token = next.page_token.filter(|t| !t.is_empty());
+        }
+        let fields = schema
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|s| s.get("fields").cloned())
+            .unwrap_or(Value::Array(Vec::new()));
+        serde_json::from_value(fields).map_err(|e| {
+            bq_error(
+                "upstream_error",
+                format!("unreadable schema from BigQuery: {e}"),
+                "report this",
+            )
+        })
+    }
+}
+
+/// Run a future on the source's runtime from any thread, including one that is already
+/// inside another runtime (`da serve` runs the pipeline on a blocking thread).
+fn run_detached<T: Send>(
+    runtime: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = T> + Send,
+) -> T {
+    std::thread::scope(|s| s.spawn(|| runtime.block_on(fut)).join())
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+fn rows_json<T: serde::Serialize>(rows: Option<&Vec<T>>) -> Vec<Value> {
+    rows.map(|r| {
+        r.iter()
+            .filter_map(|row| serde_json::to_value(row).ok())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl AliasSource for BigQuerySource {
+    fn label(&self) -> &'static str {
+        "bigquery"
+    }
+
+    fn precheck(&self, alias: &CheckedAlias) -> Result<Precheck, RunError> {
+        run_detached(&self.runtime, async {
+            let mut bytes_processed = None;
+            let mut schema_fields: Option<Vec<BqField>> = None;
+            if self.opts.dry_run {
+                let dry = self
+                    .client
+                    .job()
+                    .query(
+                        &self.opts.project,
+                        self.request(alias, alias.sql.clone(), true),
+                    )
+                    .await
+                    .map_err(|e| translate(&alias.name, &e))?;
+                bytes_processed = dry
+                    .total_bytes_processed
+                    .as_deref()
+                    .and_then(|b| b.parse().ok());
+                schema_fields = dry
+                    .schema
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|s| s.get("fields").cloned())
+                    .and_then(|f| serde_json::from_value(f).ok());
+            }
+            let mut count = 0u64;
+            let count_sql = format!("SELECT COUNT(*) FROM ({}) AS _cnt", alias.sql);
+            self.run_query(alias, count_sql, |rows| {
+                if let Some(v) = rows
+                    .first()
+                    .and_then(|r| r.pointer("/f/0/v"))
+                    .and_then(Value::as_str)
+                {
+                    count = v.parse().unwrap_or(0);
+                }
+                Ok(())
+            })
+            .await?;
+            let fields = match schema_fields {
+                Some(f) => f,
+                // Without a dry run the shape comes from an empty page of the query itself.
+                None => {
+                    self.run_query(
+                        alias,
+                        format!("SELECT * FROM ({}) AS _shape LIMIT 0", alias.sql),
+                        |_| Ok(()),
+                    )
+                    .await?
+                }
+            };
+            let schema = arrow::arrow_schema(&fields).map_err(|e| {
+                bq_error(
+                    "upstream_error",
+                    format!("alias `{}`: {e}", alias.name),
+                    "select columns of supported types",
+                )
+            })?;
+            Ok(Precheck {
+                rows: count,
+                schema,
+                bytes_processed,
+            })
+        })
+    }
+
+    fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
+        run_detached(&self.runtime, async {
+            let mut converter: Option<RowsToArrow> = None;
+            let mut pending: Vec<Vec<Value>> = Vec::new();
+            let mut batches = Vec::new();
+            let convert = |e: arrow::ConvertError| {
+                bq_error(
+                    "upstream_error",
+                    format!("alias `{}`: {e}", alias.name),
+                    "report this with the column's type",
+                )
+            };
+            let fields = self
+                .run_query(alias, alias.sql.clone(), |rows| {
+                    pending.push(rows.to_vec());
+                    Ok(())
+                })
+                .await?;
+            // Pages are converted once the schema is known (it can arrive after the first page).
+            for rows in pending {
+                let conv = match converter.as_mut() {
+                    Some(c) => c,
+                    None => converter.insert(RowsToArrow::new(&fields).map_err(convert)?),
+                };
+                conv.push_page(&rows).map_err(convert)?;
+                batches.push(conv.flush().map_err(convert)?);
+            }
+            let schema = match &converter {
+                Some(c) => c.schema(),
+                None => arrow::arrow_schema(&fields).map_err(convert)?,
+            };
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            let bytes = batches_bytes(&batches);
+            Ok(Fetched {
+                schema,
+                batches,
+                rows,
+                bytes,
+            })
+        })
+    }
+}
+
+fn query_parameter(name: &str, value: &ParamValue) -> QueryParameter {
+    let kind = match value {
+        ParamValue::String(_) => "STRING",
+        ParamValue::Integer(_) => "INT64",
+        ParamValue::Number(_) => "FLOAT64",
+        ParamValue::Boolean(_) => "BOOL",
+        ParamValue::Date(_) => "DATE",
+        ParamValue::Timestamp(_) => "TIMESTAMP",
+    };
+    QueryParameter {
+        name: Some(name.to_owned()),
+        parameter_type: Some(QueryParameterType {
+            array_type: None,
+            struct_types: None,
+            r#type: kind.to_owned(),
+        }),
+        parameter_value: Some(QueryParameterValue {
+            array_values: None,
+            struct_values: None,
+            value: Some(value.to_text()),
+        }),
+    }
+}
+
+/// BigQuery label values: lower case, `[a-z0-9_-]` only, at most 63 characters.
+pub fn sanitize_label(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.to_lowercase().chars() {
+        let ok = c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        if ok {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches(['_', '-']).chars().take(63).collect()
+}
+
+/// A client error as a `bq_error` with a kind and a hint.
+fn translate(alias: &str, e: &BQError) -> RunError {
+    let (kind, hint) = match e {
+        BQError::ResponseError { error } => match (error.error.code, error.error.status.as_str()) {
+            (401, _) => (
+                "auth_failed",
+                "refresh the credentials (gcloud auth application-default login)",
+            ),
+            (403, _) => (
+                "forbidden",
+                "the account needs bigquery.jobs.create on the billing project and read access to the tables",
+            ),
+            (404, _) => ("not_found", "check the project, dataset and table names"),
+            (400, _)
+                if error
+                    .error
+                    .message
+                    .to_lowercase()
+                    .contains("response too large") =>
+            {
+                (
+                    "response_too_large",
+                    "narrow the WHERE clause, aggregate, or select fewer columns",
+                )
+            }
+            (400, _) => (
+                "bad_request",
+                "fix the alias's SQL; BigQuery's message says where",
+            ),
+            _ => ("upstream_error", "BigQuery failed; retry later"),
+        },
+        BQError::RequestError(_) => (
+            "upstream_error",
+            "check the network or bigquery.endpoint; BigQuery could not be reached",
+        ),
+        BQError::AuthError(_) | BQError::YupAuthError(_) | BQError::NoToken => {
+            ("auth_failed", "check the credentials")
+        }
+        _ => ("upstream_error", "BigQuery failed; retry later"),
+    };
+    let message = match e {
+        BQError::ResponseError { error } => error.error.message.clone(),
+        other => other.to_string(),
+    };
+    bq_error(kind, format!("alias `{alias}`: BigQuery: {message}"), hint).detail("alias", alias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize_label;
+
+    #[test]
+    fn labels_are_sanitised_like_the_reference() {
+        assert_eq!(sanitize_label("Traffic Plan!"), "traffic_plan");
+        assert_eq!(sanitize_label("__x--"), "x");
+        assert_eq!(sanitize_label(&"a".repeat(80)).len(), 63);
+    }
+}

@@ -1,0 +1,279 @@
+//! The BigQuery backend through the real gcp-bigquery-client, against the loopback test
+//! server: same answers as the local backend, paging, parameters, labels, limits, faults.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::bq_server::{BqServer, Faults};
+use crate::common::{code, stderr};
+use crate::run::Workspace;
+
+const PLAN: &str = r"version: 1
+name: BQ.Traffic
+params:
+  since: {type: date, default: '2026-03-01'}
+register_bq:
+  traffic:
+    sql: SELECT date, SUM(views) AS views FROM `acme-prod.analytics.web` WHERE date >= @since GROUP BY date
+  revenue: SELECT date, SUM(amount) AS revenue FROM `acme-prod.analytics.payments` GROUP BY date
+sql: |
+  SELECT o.date, count(*) AS orders, sum(o.amount) AS order_amount, t.views, r.revenue
+  FROM orders o JOIN traffic t USING (date) JOIN revenue r USING (date)
+  GROUP BY ALL ORDER BY o.date
+outputs:
+  - path: out/r.csv
+  - path: out/r.json
+";
+
+/// Rows as JSON values with every number read as f64, so `1003` equals `1003.000000000`.
+fn read_json(path: &std::path::Path) -> Vec<Vec<(String, serde_json::Value)>> {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(k, v)| match v.as_f64() {
+                    Some(f) => (k, serde_json::json!(f)),
+                    None => (k, v),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn bq_config(ws: &Workspace) {
+    std::fs::write(
+        ws.path("bq.yaml"),
+        "bigquery: {backend: bigquery, project: acme-prod}\nanalytics: {database: analytics.duckdb}\n",
+    )
+    .unwrap();
+}
+
+fn run_against(ws: &Workspace, server: &BqServer, plan: &str, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
+    cmd.current_dir(ws.dir.path())
+        .args(["plan", "run", plan, "--config", "bq.yaml"])
+        .args(extra);
+    cmd.env("BIGQUERY_EMULATOR_HOST", server.host())
+        .env_remove("DA_BIGQUERY_ACCESS_TOKEN");
+    cmd.output().unwrap()
+}
+
+#[test]
+fn bigquery_and_the_local_backend_give_the_same_result() {
+    let ws = Workspace::new();
+    ws.plan("plan.yaml", PLAN);
+    let local = ws.run("plan.yaml", &[]);
+    assert_eq!(code(&local), 0, "{}", stderr(&local));
+    let local_json = read_json(&ws.path("out/r.json"));
+
+    bq_config(&ws);
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            incomplete_first: true,
+            page_rows: 7,
+            ..Faults::default()
+        },
+    );
+    std::fs::remove_dir_all(ws.path("out")).unwrap();
+    let out = run_against(&ws, &server, "plan.yaml", &["--report", "run.json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // BigQuery sums integers as INT64 and decimals as NUMERIC (scale 9): the same numbers.
+    assert_eq!(
+        read_json(&ws.path("out/r.json")),
+        local_json,
+        "paged, polled BigQuery data equals the local data"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
+    assert_eq!(report["backend"], "bigquery");
+    assert!(
+        report["aliases"][0]["bytes_processed"].as_u64().unwrap() > 0,
+        "the dry run's bytes are reported"
+    );
+
+    let seen = server.seen();
+    let queries: Vec<&serde_json::Value> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/queries"))
+        .map(|s| &s.body)
+        .collect();
+    // Per alias: a dry run, the COUNT precheck, the fetch.
+    assert_eq!(queries.len(), 6, "{queries:#?}");
+    assert_eq!(queries.iter().filter(|b| b["dryRun"] == true).count(), 2);
+    assert!(queries.iter().any(|b| {
+        b["query"]
+            .as_str()
+            .unwrap()
+            .starts_with("SELECT COUNT(*) FROM (")
+    }));
+    for b in &queries {
+        assert_eq!(b["useLegacySql"], false);
+        assert_eq!(
+            b["labels"]["plan"], "bq_traffic",
+            "plan names are sanitised into labels"
+        );
+        assert_eq!(b["labels"]["tool"], "da");
+        assert!(b["labels"]["alias"] == "traffic" || b["labels"]["alias"] == "revenue");
+    }
+    let traffic = queries
+        .iter()
+        .find(|b| b["labels"]["alias"] == "traffic")
+        .unwrap();
+    assert_eq!(traffic["parameterMode"], "NAMED");
+    assert_eq!(traffic["queryParameters"][0]["name"], "since");
+    assert_eq!(
+        traffic["queryParameters"][0]["parameterType"]["type"],
+        "DATE"
+    );
+    assert_eq!(
+        traffic["queryParameters"][0]["parameterValue"]["value"],
+        "2026-03-01"
+    );
+    let pages = seen
+        .iter()
+        .filter(|s| s.path.contains("/queries/") && s.body.get("pageToken").is_some())
+        .count();
+    assert!(
+        pages >= 16,
+        "the 61- and 120-row results came in pages of 7: {pages} page requests"
+    );
+}
+
+#[test]
+fn row_limits_stop_the_run_before_any_download() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan(
+        "plan.yaml",
+        &PLAN.replace(
+            "GROUP BY date\n  revenue",
+            "GROUP BY date\n    max_rows: 5\n  revenue",
+        ),
+    );
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error[row_limit]") && stderr(&out).contains("`traffic`"),
+        "{}",
+        stderr(&out)
+    );
+    let fetches = server
+        .seen()
+        .iter()
+        .filter(|s| {
+            s.path.ends_with("/queries")
+                && s.body["dryRun"] != true
+                && !s.body["query"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("SELECT COUNT(*)")
+        })
+        .count();
+    assert_eq!(fetches, 0, "no alias was downloaded");
+    assert!(!ws.path("out").exists());
+}
+
+#[test]
+fn prechecks_run_concurrently() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    let aliases: String = (0..4)
+        .map(|i| format!("  a{i}: SELECT * FROM `acme-prod.analytics.web` WHERE views > {i}\n"))
+        .collect();
+    let joins: String = (1..4)
+        .map(|i| format!(" JOIN a{i} USING (date, page)"))
+        .collect();
+    ws.plan(
+        "plan.yaml",
+        &format!(
+            "version: 1\nname: many\nregister_bq:\n{aliases}sql: SELECT count(*) FROM a0{joins}\n"
+        ),
+    );
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let dry: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.body["dryRun"] == true)
+        .collect();
+    assert_eq!(dry.len(), 4);
+    let overlapping = dry.iter().any(|a| {
+        dry.iter()
+            .any(|b| !std::ptr::eq(a, b) && a.started < b.ended && b.started < a.ended)
+    });
+    assert!(
+        overlapping,
+        "dry runs of different aliases were in flight at the same time"
+    );
+}
+
+#[test]
+fn upstream_failures_and_unreachable_endpoints_are_bq_errors() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", PLAN);
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            fail_status: Some(503),
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &["--report", "run.json"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("error[bq_error]"), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
+    // Both aliases failed: every failure is listed.
+    let failures = report["error"]["details"]["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures
+            .iter()
+            .all(|f| f["details"]["kind"] == "upstream_error"),
+        "{failures:?}"
+    );
+    assert!(!ws.path("out").exists());
+
+    // A port nothing listens on (bound, then released).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
+    cmd.current_dir(ws.dir.path())
+        .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
+        .env("BIGQUERY_EMULATOR_HOST", closed.to_string());
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error[bq_error]") && stderr(&out).contains("could not be reached"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_sql_on_bigquery_is_a_bad_request() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", "version: 1\nname: x\nregister_bq:\n  t: SELECT nope FROM `acme-prod.analytics.web`\nsql: SELECT * FROM t\n");
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--report", "run.json"]);
+    assert_eq!(code(&out), 1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
+    assert_eq!(report["error"]["error_type"], "bq_error");
+    assert_eq!(report["error"]["details"]["kind"], "bad_request");
+    assert_eq!(report["error"]["details"]["alias"], "t");
+}

@@ -1,0 +1,320 @@
+//! A BigQuery REST server for tests: DuckDB-backed (the local Parquet warehouse answers the
+//! SQL), on 127.0.0.1 with an ephemeral port, speaking the wire format of bigquery.md §2:
+//! jobs.query (and dry runs), jobs.getQueryResults with paging, jobs.cancel, named
+//! parameters, BigQuery error bodies. It records every request for assertions and can
+//! answer `jobComplete: false` first and fail with 5xx or latency on demand.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use da::params::ParamValue;
+use da::source::local::LocalWarehouse;
+use serde_json::{Value, json};
+
+/// What the server does besides answering.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Sleep this long before answering jobs.query.
+    pub latency: Duration,
+    /// Answer the first poll of every job with `jobComplete: false`.
+    pub incomplete_first: bool,
+    /// Rows per page when the client asks for more.
+    pub page_rows: usize,
+    /// Answer jobs.query with this HTTP status (an error body).
+    pub fail_status: Option<u16>,
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub body: Value,
+    pub started: Instant,
+    pub ended: Instant,
+}
+
+struct Job {
+    schema: Value,
+    rows: Vec<Value>,
+    polled: bool,
+}
+
+struct Inner {
+    warehouse: LocalWarehouse,
+    faults: Faults,
+    jobs: Mutex<HashMap<String, Job>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+pub struct BqServer {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl BqServer {
+    pub fn start(warehouse: &std::path::Path, faults: Faults) -> Self {
+        let inner = Arc::new(Inner {
+            warehouse: LocalWarehouse::new(warehouse),
+            faults,
+            jobs: Mutex::default(),
+            seen: Mutex::default(),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/bigquery/v2/projects/{project}/queries", post(query))
+            .route(
+                "/bigquery/v2/projects/{project}/queries/{job}",
+                get(results),
+            )
+            .route(
+                "/bigquery/v2/projects/{project}/jobs/{job}/cancel",
+                post(cancel),
+            )
+            .with_state(inner.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            addr,
+            inner,
+            _runtime: runtime,
+        }
+    }
+
+    /// `host:port`, as BIGQUERY_EMULATOR_HOST wants it.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.inner.seen.lock().unwrap().clone()
+    }
+}
+
+fn error(status: u16, reason: &str, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}], "status": "INVALID_ARGUMENT"}});
+    (code, Json(body)).into_response()
+}
+
+fn params_of(body: &Value) -> Vec<(String, ParamValue)> {
+    let Some(list) = body["queryParameters"].as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|p| {
+            let name = p["name"].as_str()?.to_owned();
+            let text = p["parameterValue"]["value"].as_str()?;
+            let kind = match p["parameterType"]["type"].as_str()? {
+                "INT64" => da::plan::model::ParamType::Integer,
+                "FLOAT64" => da::plan::model::ParamType::Number,
+                "BOOL" => da::plan::model::ParamType::Boolean,
+                "DATE" => da::plan::model::ParamType::Date,
+                "TIMESTAMP" => da::plan::model::ParamType::Timestamp,
+                _ => da::plan::model::ParamType::String,
+            };
+            Some((name, ParamValue::parse(kind, text).ok()?))
+        })
+        .collect()
+}
+
+async fn query(
+    State(s): State<Arc<Inner>>,
+    Path(project): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let started = Instant::now();
+    tokio::time::sleep(s.faults.latency).await;
+    let response = answer_query(&s, &project, &body).await;
+    s.seen.lock().unwrap().push(Seen {
+        path: format!("/projects/{project}/queries"),
+        body,
+        started,
+        ended: Instant::now(),
+    });
+    response
+}
+
+async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
+    if let Some(status) = s.faults.fail_status {
+        return error(status, "backendError", "injected failure");
+    }
+    let sql = body["query"].as_str().unwrap_or_default().to_owned();
+    let params = params_of(body);
+    let warehouse = s.warehouse.clone();
+    let result = tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &params))
+        .await
+        .unwrap();
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return error(400, "invalidQuery", &e.message),
+    };
+    let schema = schema_json(&result.schema);
+    if body["dryRun"] == true {
+        let bytes = result.rows * 8 * result.schema.fields().len() as u64;
+        return Json(json!({"kind": "bigquery#queryResponse", "jobComplete": true, "schema": schema, "totalBytesProcessed": bytes.to_string()})).into_response();
+    }
+    let rows: Vec<Value> = result.batches.iter().flat_map(rows_json).collect();
+    let job_id = format!("job_{}", s.jobs.lock().unwrap().len());
+    let reference = json!({"projectId": project, "jobId": job_id});
+    s.jobs.lock().unwrap().insert(
+        job_id.clone(),
+        Job {
+            schema: schema.clone(),
+            rows,
+            polled: false,
+        },
+    );
+    if s.faults.incomplete_first {
+        return Json(json!({"kind": "bigquery#queryResponse", "jobReference": reference, "jobComplete": false})).into_response();
+    }
+    let max = body["maxResults"]
+        .as_u64()
+        .map_or(usize::MAX, |m| m as usize);
+    Json(page(s, &job_id, reference, 0, max)).into_response()
+}
+
+fn page(s: &Inner, job_id: &str, reference: Value, start: usize, max: usize) -> Value {
+    let jobs = s.jobs.lock().unwrap();
+    let job = &jobs[job_id];
+    let size = if s.faults.page_rows > 0 {
+        max.min(s.faults.page_rows)
+    } else {
+        max
+    };
+    let end = (start + size).min(job.rows.len());
+    let mut out = json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": true, "schema": job.schema, "totalRows": job.rows.len().to_string(), "totalBytesProcessed": "0"});
+    if end > start {
+        out["rows"] = Value::Array(job.rows[start..end].to_vec());
+    }
+    if end < job.rows.len() {
+        out["pageToken"] = Value::String(end.to_string());
+    }
+    out
+}
+
+async fn results(
+    State(s): State<Arc<Inner>>,
+    Path((project, job)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let started = Instant::now();
+    let reference = json!({"projectId": project, "jobId": job});
+    let first_poll = {
+        let mut jobs = s.jobs.lock().unwrap();
+        let Some(entry) = jobs.get_mut(&job) else {
+            return error(404, "notFound", "no such job");
+        };
+        !std::mem::replace(&mut entry.polled, true)
+    };
+    let response = if s.faults.incomplete_first && first_poll && !q.contains_key("pageToken") {
+        json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": false})
+    } else {
+        let start = q.get("pageToken").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let max = q
+            .get("maxResults")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(usize::MAX);
+        page(&s, &job, reference, start, max)
+    };
+    s.seen.lock().unwrap().push(Seen {
+        path: format!("/projects/{project}/queries/{job}"),
+        body: json!(q),
+        started,
+        ended: Instant::now(),
+    });
+    Json(response).into_response()
+}
+
+async fn cancel(
+    State(s): State<Arc<Inner>>,
+    Path((project, job)): Path<(String, String)>,
+) -> Response {
+    let now = Instant::now();
+    s.seen.lock().unwrap().push(Seen {
+        path: format!("/projects/{project}/jobs/{job}/cancel"),
+        body: Value::Null,
+        started: now,
+        ended: now,
+    });
+    Json(json!({"kind": "bigquery#jobCancelResponse", "job": {"jobReference": {"projectId": project, "jobId": job}, "status": {"state": "DONE"}}})).into_response()
+}
+
+fn bq_type(t: &DataType) -> (&'static str, Option<Value>) {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => ("INTEGER", None),
+        DataType::Float32 | DataType::Float64 => ("FLOAT", None),
+        DataType::Boolean => ("BOOLEAN", None),
+        // DuckDB sums integers into DECIMAL(38,0); BigQuery would say INT64.
+        DataType::Decimal128(_, 0) => ("INTEGER", None),
+        DataType::Decimal128(_, _) => ("NUMERIC", None),
+        DataType::Date32 => ("DATE", None),
+        DataType::Timestamp(_, Some(_)) => ("TIMESTAMP", None),
+        DataType::Timestamp(_, None) => ("DATETIME", None),
+        DataType::Binary => ("BYTES", None),
+        _ => ("STRING", None),
+    }
+}
+
+fn schema_json(schema: &SchemaRef) -> Value {
+    let fields: Vec<Value> = schema
+        .fields()
+        .iter()
+        .map(|f| json!({"name": f.name(), "type": bq_type(f.data_type()).0, "mode": "NULLABLE"}))
+        .collect();
+    json!({"fields": fields})
+}
+
+/// Cells encoded as BigQuery does: every scalar a string (bigquery.md §2.4).
+fn rows_json(batch: &RecordBatch) -> Vec<Value> {
+    (0..batch.num_rows())
+        .map(|row| {
+            let cells: Vec<Value> = batch
+                .columns()
+                .iter()
+                .map(|col| json!({"v": cell(col.as_ref(), row)}))
+                .collect();
+            json!({"f": cells})
+        })
+        .collect()
+}
+
+fn cell(col: &dyn Array, row: usize) -> Value {
+    if col.is_null(row) {
+        return Value::Null;
+    }
+    let text = match col.data_type() {
+        DataType::Timestamp(_, Some(_)) => {
+            let micros = col
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(row);
+            format!(
+                "{}.{:06}",
+                micros.div_euclid(1_000_000),
+                micros.rem_euclid(1_000_000)
+            )
+        }
+        DataType::Timestamp(_, None) => arrow::util::display::array_value_to_string(col, row)
+            .unwrap()
+            .replace(' ', "T"),
+        _ => arrow::util::display::array_value_to_string(col, row).unwrap(),
+    };
+    Value::String(text)
+}
