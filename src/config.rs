@@ -128,6 +128,10 @@ pub struct BigQueryConfig {
     /// Override of the REST endpoint (an emulator or test server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Dry-run every alias before the COUNT precheck (schema and bytes processed). Turn it
+    /// off for endpoints that lack dry runs. Default: true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     /// Folder of the local backend's Parquet warehouse, relative to the config file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_warehouse: Option<PathBuf>,

@@ -125,6 +125,7 @@ impl BigQuerySource {
         req.labels = Some(labels);
         req.max_results = Some(self.opts.page_size);
         req.timeout_ms = Some(10_000);
+        req.request_id = Some(request_id());
         if !alias.params.is_empty() {
             req.parameter_mode = Some("NAMED".to_owned());
             req.query_parameters = Some(
@@ -147,10 +148,8 @@ impl BigQuerySource {
     ) -> Result<Vec<BqField>, RunError> {
         let deadline = Instant::now() + self.opts.timeout;
         let project = self.opts.project.as_str();
-        let first = self
-            .client
-            .job()
-            .query(project, self.request(alias, sql, false))
+        let request = self.request(alias, sql, false);
+        let first = with_retries(|| self.client.job().query(project, request.clone()))
             .await
             .map_err(|e| translate(&alias.name, &e))?;
         let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
@@ -191,12 +190,13 @@ impl BigQuerySource {
                 start_index: None,
                 timeout_ms: Some(10_000),
             };
-            let next = self
-                .client
-                .job()
-                .get_query_results(project, job_id, params)
-                .await
-                .map_err(|e| translate(&alias.name, &e))?;
+            let next = with_retries(|| {
+                self.client
+                    .job()
+                    .get_query_results(project, job_id, params.clone())
+            })
+            .await
+            .map_err(|e| translate(&alias.name, &e))?;
             if !next.job_complete.unwrap_or(false) {
                 continue;
             }
@@ -219,6 +219,48 @@ impl BigQuerySource {
             )
         })
     }
+}
+
+/// Retry on 429, 5xx and connection failures only, with exponential backoff; anything
+/// else (a bad query, missing access) fails at once.
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, BQError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BQError>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if attempt < RETRIES && retryable(&e) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Retries after the first attempt.
+const RETRIES: u32 = 3;
+
+fn retryable(e: &BQError) -> bool {
+    match e {
+        BQError::ResponseError { error } => error.error.code == 429 || error.error.code >= 500,
+        BQError::RequestError(r) => r.is_connect() || r.is_timeout(),
+        _ => false,
+    }
+}
+
+/// A request id per logical request, so BigQuery de-duplicates a retried jobs.query.
+fn request_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("da-{}-{nanos}-{n}", std::process::id())
 }
 
 /// Run a future on the source's runtime from any thread, including one that is already
@@ -250,15 +292,11 @@ impl AliasSource for BigQuerySource {
             let mut bytes_processed = None;
             let mut schema_fields: Option<Vec<BqField>> = None;
             if self.opts.dry_run {
-                let dry = self
-                    .client
-                    .job()
-                    .query(
-                        &self.opts.project,
-                        self.request(alias, alias.sql.clone(), true),
-                    )
-                    .await
-                    .map_err(|e| translate(&alias.name, &e))?;
+                let request = self.request(alias, alias.sql.clone(), true);
+                let dry =
+                    with_retries(|| self.client.job().query(&self.opts.project, request.clone()))
+                        .await
+                        .map_err(|e| translate(&alias.name, &e))?;
                 bytes_processed = dry
                     .total_bytes_processed
                     .as_deref()

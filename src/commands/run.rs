@@ -208,7 +208,7 @@ pub fn alias_source(
                 location: bq.location.clone(),
                 endpoint,
                 access_token: token,
-                dry_run: true,
+                dry_run: bq.dry_run.unwrap_or(true),
                 labels,
                 timeout: std::time::Duration::from_secs(
                     settings.config.remote_query.timeout_seconds,

@@ -277,3 +277,39 @@ fn bad_sql_on_bigquery_is_a_bad_request() {
     assert_eq!(report["error"]["details"]["kind"], "bad_request");
     assert_eq!(report["error"]["details"]["alias"], "t");
 }
+
+#[test]
+fn transient_5xx_answers_are_retried() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", PLAN);
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            fail_first: 3,
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let queries = server
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with("/queries"))
+        .count();
+    assert_eq!(queries, 6 + 3, "three failed calls were retried");
+}
+
+#[test]
+fn without_dry_runs_the_schema_comes_from_an_empty_query() {
+    let ws = Workspace::new();
+    std::fs::write(ws.path("bq.yaml"), "bigquery: {backend: bigquery, project: acme-prod, dry_run: false}\nanalytics: {database: analytics.duckdb}\n").unwrap();
+    ws.plan("plan.yaml", PLAN);
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        server.seen().iter().all(|s| s.body["dryRun"] != true),
+        "no dry run was sent"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Faults {
     pub page_rows: usize,
     /// Answer jobs.query with this HTTP status (an error body).
     pub fail_status: Option<u16>,
+    /// Answer the first this many jobs.query calls with 503, then normally.
+    pub fail_first: usize,
 }
 
 /// One request the server saw.
@@ -51,6 +53,7 @@ struct Job {
 
 struct Inner {
     warehouse: LocalWarehouse,
+    calls: std::sync::atomic::AtomicUsize,
     faults: Faults,
     jobs: Mutex<HashMap<String, Job>>,
     seen: Mutex<Vec<Seen>>,
@@ -66,6 +69,7 @@ impl BqServer {
     pub fn start(warehouse: &std::path::Path, faults: Faults) -> Self {
         let inner = Arc::new(Inner {
             warehouse: LocalWarehouse::new(warehouse),
+            calls: std::sync::atomic::AtomicUsize::new(0),
             faults,
             jobs: Mutex::default(),
             seen: Mutex::default(),
@@ -155,6 +159,9 @@ async fn query(
 async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
     if let Some(status) = s.faults.fail_status {
         return error(status, "backendError", "injected failure");
+    }
+    if s.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < s.faults.fail_first {
+        return error(503, "backendError", "injected transient failure");
     }
     let sql = body["query"].as_str().unwrap_or_default().to_owned();
     let params = params_of(body);
