@@ -128,6 +128,10 @@ pub struct BigQueryConfig {
     /// Override of the REST endpoint (an emulator or test server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Aliases prechecked and fetched at once. Default: 8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub max_concurrency: Option<u32>,
     /// Dry-run every alias before the COUNT precheck (schema and bytes processed). Turn it
     /// off for endpoints that lack dry runs. Default: true.
     #[serde(skip_serializing_if = "Option::is_none")]

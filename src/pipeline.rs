@@ -76,6 +76,8 @@ pub struct RunOutcome {
 /// Where outputs go and when to give up.
 pub struct RunOptions<'a> {
     pub engine: EngineOptions,
+    /// Aliases prechecked and fetched at once.
+    pub concurrency: usize,
     /// Replaces the plan's folder as the base of output paths.
     pub output_dir: Option<&'a Path>,
     /// Write the plan's outputs (false for plans sent over HTTP).
@@ -105,26 +107,40 @@ pub fn run(
         Ok(())
     };
 
+    // Alias work waits on the network, not the CPU: its own pool, sized by configuration
+    // rather than by core count, bounds how many BigQuery calls are in flight.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.concurrency.max(1))
+        .thread_name(|i| format!("da-alias-{i}"))
+        .build()
+        .map_err(|e| {
+            RunError::new(
+                ErrorType::QueryError,
+                format!("cannot start worker threads: {e}"),
+            )
+        })?;
+
     // Phase 1: every alias is prechecked; nothing is fetched unless all pass.
-    let prechecks: Vec<(Result<Precheck, RunError>, u64)> = plan
-        .aliases
-        .par_iter()
-        .map(|alias| {
-            events(Event::PrecheckStarted {
-                alias: alias.name.clone(),
-            });
-            let t = Instant::now();
-            let result = source.precheck(alias).and_then(|p| within_limits(alias, p));
-            if let Ok(p) = &result {
-                events(Event::PrecheckDone {
+    let prechecks: Vec<(Result<Precheck, RunError>, u64)> = pool.install(|| {
+        plan.aliases
+            .par_iter()
+            .map(|alias| {
+                events(Event::PrecheckStarted {
                     alias: alias.name.clone(),
-                    rows: p.rows,
-                    estimated_mb: mib(estimate_bytes(&p.schema, p.rows)),
                 });
-            }
-            (result, elapsed_ms(t))
-        })
-        .collect();
+                let t = Instant::now();
+                let result = source.precheck(alias).and_then(|p| within_limits(alias, p));
+                if let Ok(p) = &result {
+                    events(Event::PrecheckDone {
+                        alias: alias.name.clone(),
+                        rows: p.rows,
+                        estimated_mb: mib(estimate_bytes(&p.schema, p.rows)),
+                    });
+                }
+                (result, elapsed_ms(t))
+            })
+            .collect()
+    });
     check("prechecks")?;
     let failures: Vec<&RunError> = prechecks
         .iter()
@@ -135,25 +151,26 @@ pub fn run(
     }
 
     // Phase 1b: fetch in parallel, enforce the memory limit on the real size.
-    let fetched: Vec<Result<(Fetched, u64), RunError>> = plan
-        .aliases
-        .par_iter()
-        .map(|alias| {
-            let t = Instant::now();
-            let f = source.fetch(alias)?;
-            let mb = mib(f.bytes);
-            #[allow(clippy::cast_precision_loss)]
-            if mb > alias.max_memory_mb as f64 {
-                return Err(memory_limit(alias, mb, "fetched data takes"));
-            }
-            events(Event::FetchDone {
-                alias: alias.name.clone(),
-                rows: f.rows,
-                bytes: f.bytes,
-            });
-            Ok((f, elapsed_ms(t)))
-        })
-        .collect();
+    let fetched: Vec<Result<(Fetched, u64), RunError>> = pool.install(|| {
+        plan.aliases
+            .par_iter()
+            .map(|alias| {
+                let t = Instant::now();
+                let f = source.fetch(alias)?;
+                let mb = mib(f.bytes);
+                #[allow(clippy::cast_precision_loss)]
+                if mb > alias.max_memory_mb as f64 {
+                    return Err(memory_limit(alias, mb, "fetched data takes"));
+                }
+                events(Event::FetchDone {
+                    alias: alias.name.clone(),
+                    rows: f.rows,
+                    bytes: f.bytes,
+                });
+                Ok((f, elapsed_ms(t)))
+            })
+            .collect()
+    });
     check("fetch")?;
     let fetch_failures: Vec<&RunError> = fetched.iter().filter_map(|r| r.as_ref().err()).collect();
     if !fetch_failures.is_empty() {

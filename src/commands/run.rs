@@ -136,6 +136,7 @@ pub fn run_checked(
     };
     let opts = RunOptions {
         engine: engine_options(settings),
+        concurrency: settings.config.bigquery.max_concurrency.unwrap_or(8) as usize,
         output_dir,
         write_outputs,
         cancel,

@@ -180,10 +180,10 @@ fn row_limits_stop_the_run_before_any_download() {
 fn prechecks_run_concurrently() {
     let ws = Workspace::new();
     bq_config(&ws);
-    let aliases: String = (0..4)
+    let aliases: String = (0..8)
         .map(|i| format!("  a{i}: SELECT * FROM `acme-prod.analytics.web` WHERE views > {i}\n"))
         .collect();
-    let joins: String = (1..4)
+    let joins: String = (1..8)
         .map(|i| format!(" JOIN a{i} USING (date, page)"))
         .collect();
     ws.plan(
@@ -206,14 +206,20 @@ fn prechecks_run_concurrently() {
         .into_iter()
         .filter(|s| s.body["dryRun"] == true)
         .collect();
-    assert_eq!(dry.len(), 4);
-    let overlapping = dry.iter().any(|a| {
-        dry.iter()
-            .any(|b| !std::ptr::eq(a, b) && a.started < b.ended && b.started < a.ended)
-    });
+    assert_eq!(dry.len(), 8);
+    // Concurrency from the recorded timings: the most dry runs in flight at one instant.
+    let most = dry
+        .iter()
+        .map(|a| {
+            dry.iter()
+                .filter(|b| b.started <= a.started && a.started < b.ended)
+                .count()
+        })
+        .max()
+        .unwrap();
     assert!(
-        overlapping,
-        "dry runs of different aliases were in flight at the same time"
+        most >= 4,
+        "only {most} of 8 dry runs overlapped; they should run side by side"
     );
 }
 
