@@ -144,7 +144,7 @@ impl BigQuerySource {
         &self,
         alias: &CheckedAlias,
         sql: String,
-        mut page: impl FnMut(&[Value]) -> Result<(), RunError>,
+        mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
     ) -> Result<Vec<BqField>, RunError> {
         let deadline = Instant::now() + self.opts.timeout;
         let project = self.opts.project.as_str();
@@ -154,10 +154,14 @@ impl BigQuerySource {
             .map_err(|e| translate(&alias.name, &e))?;
         let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
         let mut complete = first.job_complete.unwrap_or(false);
-        let mut schema = first.schema.clone();
+        let mut fields = if complete {
+            Some(fields_of(first.schema.as_ref())?)
+        } else {
+            None
+        };
         let mut token = first.page_token.clone().filter(|t| !t.is_empty());
-        if complete {
-            page(&rows_json(first.rows.as_ref()))?;
+        if let Some(f) = &fields {
+            page(f, &rows_json(first.rows))?;
         }
         while !complete || token.is_some() {
             let Some(job_id) = job_id.as_deref() else {
@@ -200,25 +204,34 @@ impl BigQuerySource {
             if !next.job_complete.unwrap_or(false) {
                 continue;
             }
-            if schema.is_none() {
-                schema.clone_from(&next.schema);
+            if fields.is_none() {
+                fields = Some(fields_of(next.schema.as_ref())?);
             }
-            page(&rows_json(next.rows.as_ref()))?;
+            if let Some(f) = &fields {
+                page(f, &rows_json(next.rows))?;
+            }
             complete = true;
             token = next.page_token.filter(|t| !t.is_empty());
         }
-        let fields = schema
-            .and_then(|s| serde_json::to_value(s).ok())
-            .and_then(|s| s.get("fields").cloned())
-            .unwrap_or(Value::Array(Vec::new()));
-        serde_json::from_value(fields).map_err(|e| {
-            bq_error(
-                "upstream_error",
-                format!("unreadable schema from BigQuery: {e}"),
-                "report this",
-            )
-        })
+        Ok(fields.unwrap_or_default())
     }
+}
+
+/// The REST schema as `BqField`s (the crate's types go through JSON once per query).
+fn fields_of(
+    schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
+) -> Result<Vec<BqField>, RunError> {
+    let fields = schema
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|s| s.get("fields").cloned())
+        .unwrap_or(Value::Array(Vec::new()));
+    serde_json::from_value(fields).map_err(|e| {
+        bq_error(
+            "upstream_error",
+            format!("unreadable schema from BigQuery: {e}"),
+            "report this",
+        )
+    })
 }
 
 /// Retry on 429, 5xx and connection failures only, with exponential backoff; anything
@@ -273,13 +286,20 @@ fn run_detached<T: Send>(
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-fn rows_json<T: serde::Serialize>(rows: Option<&Vec<T>>) -> Vec<Value> {
-    rows.map(|r| {
-        r.iter()
-            .filter_map(|row| serde_json::to_value(row).ok())
-            .collect()
-    })
-    .unwrap_or_default()
+/// Rows in the REST `{"f": [{"v": ...}]}` shape, moved out of the crate's types (no copy).
+fn rows_json(rows: Option<Vec<gcp_bigquery_client::model::table_row::TableRow>>) -> Vec<Value> {
+    rows.unwrap_or_default()
+        .into_iter()
+        .map(|row| {
+            let cells: Vec<Value> = row
+                .columns
+                .unwrap_or_default()
+                .into_iter()
+                .map(|cell| serde_json::json!({ "v": cell.value }))
+                .collect();
+            serde_json::json!({ "f": cells })
+        })
+        .collect()
 }
 
 impl AliasSource for BigQuerySource {
@@ -309,7 +329,7 @@ impl AliasSource for BigQuerySource {
             }
             let mut count = 0u64;
             let count_sql = format!("SELECT COUNT(*) FROM ({}) AS _cnt", alias.sql);
-            self.run_query(alias, count_sql, |rows| {
+            self.run_query(alias, count_sql, |_, rows| {
                 if let Some(v) = rows
                     .first()
                     .and_then(|r| r.pointer("/f/0/v"))
@@ -327,7 +347,7 @@ impl AliasSource for BigQuerySource {
                     self.run_query(
                         alias,
                         format!("SELECT * FROM ({}) AS _shape LIMIT 0", alias.sql),
-                        |_| Ok(()),
+                        |_, _| Ok(()),
                     )
                     .await?
                 }
@@ -350,7 +370,6 @@ impl AliasSource for BigQuerySource {
     fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
         run_detached(&self.runtime, async {
             let mut converter: Option<RowsToArrow> = None;
-            let mut pending: Vec<Vec<Value>> = Vec::new();
             let mut batches = Vec::new();
             let convert = |e: arrow::ConvertError| {
                 bq_error(
@@ -359,21 +378,18 @@ impl AliasSource for BigQuerySource {
                     "report this with the column's type",
                 )
             };
+            // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON.
             let fields = self
-                .run_query(alias, alias.sql.clone(), |rows| {
-                    pending.push(rows.to_vec());
+                .run_query(alias, alias.sql.clone(), |fields, rows| {
+                    let conv = match converter.as_mut() {
+                        Some(c) => c,
+                        None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
+                    };
+                    conv.push_page(rows).map_err(convert)?;
+                    batches.push(conv.flush().map_err(convert)?);
                     Ok(())
                 })
                 .await?;
-            // Pages are converted once the schema is known (it can arrive after the first page).
-            for rows in pending {
-                let conv = match converter.as_mut() {
-                    Some(c) => c,
-                    None => converter.insert(RowsToArrow::new(&fields).map_err(convert)?),
-                };
-                conv.push_page(&rows).map_err(convert)?;
-                batches.push(conv.flush().map_err(convert)?);
-            }
             let schema = match &converter {
                 Some(c) => c.schema(),
                 None => arrow::arrow_schema(&fields).map_err(convert)?,

@@ -85,6 +85,7 @@ impl BqServer {
                 "/bigquery/v2/projects/{project}/queries/{job}",
                 get(results),
             )
+            .route("/bigquery/v2/projects/{project}/jobs/{job}", get(job_get))
             .route(
                 "/bigquery/v2/projects/{project}/jobs/{job}/cancel",
                 post(cancel),
@@ -178,7 +179,13 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
         let bytes = result.rows * 8 * result.schema.fields().len() as u64;
         return Json(json!({"kind": "bigquery#queryResponse", "jobComplete": true, "schema": schema, "totalBytesProcessed": bytes.to_string()})).into_response();
     }
-    let rows: Vec<Value> = result.batches.iter().flat_map(rows_json).collect();
+    // Clients that ask for it (the Python client does) get TIMESTAMP as integer µs.
+    let int64_ts = body["formatOptions"]["useInt64Timestamp"] == true;
+    let rows: Vec<Value> = result
+        .batches
+        .iter()
+        .flat_map(|b| rows_json(b, int64_ts))
+        .collect();
     let job_id = format!("job_{}", s.jobs.lock().unwrap().len());
     let reference = json!({"projectId": project, "jobId": job_id});
     s.jobs.lock().unwrap().insert(
@@ -250,6 +257,28 @@ async fn results(
     Json(response).into_response()
 }
 
+/// jobs.get: every stored job is done (results are computed when the job is created).
+async fn job_get(
+    State(s): State<Arc<Inner>>,
+    Path((project, job)): Path<(String, String)>,
+) -> Response {
+    let jobs = s.jobs.lock().unwrap();
+    let Some(entry) = jobs.get(&job) else {
+        return error(404, "notFound", "no such job");
+    };
+    let rows = entry.rows.len().to_string();
+    Json(json!({
+        "kind": "bigquery#job",
+        "id": format!("{project}:{job}"),
+        "jobReference": {"projectId": project, "jobId": job},
+        "configuration": {"jobType": "QUERY", "query": {"query": ""}},
+        "status": {"state": "DONE"},
+        "statistics": {"creationTime": "0", "startTime": "0", "endTime": "0", "totalBytesProcessed": "0",
+                        "query": {"totalBytesProcessed": "0", "totalBytesBilled": "0", "cacheHit": false, "statementType": "SELECT", "totalRows": rows}}
+    }))
+    .into_response()
+}
+
 async fn cancel(
     State(s): State<Arc<Inner>>,
     Path((project, job)): Path<(String, String)>,
@@ -290,20 +319,20 @@ fn schema_json(schema: &SchemaRef) -> Value {
 }
 
 /// Cells encoded as BigQuery does: every scalar a string (bigquery.md §2.4).
-fn rows_json(batch: &RecordBatch) -> Vec<Value> {
+fn rows_json(batch: &RecordBatch, int64_ts: bool) -> Vec<Value> {
     (0..batch.num_rows())
         .map(|row| {
             let cells: Vec<Value> = batch
                 .columns()
                 .iter()
-                .map(|col| json!({"v": cell(col.as_ref(), row)}))
+                .map(|col| json!({"v": cell(col.as_ref(), row, int64_ts)}))
                 .collect();
             json!({"f": cells})
         })
         .collect()
 }
 
-fn cell(col: &dyn Array, row: usize) -> Value {
+fn cell(col: &dyn Array, row: usize, int64_ts: bool) -> Value {
     if col.is_null(row) {
         return Value::Null;
     }
@@ -312,6 +341,9 @@ fn cell(col: &dyn Array, row: usize) -> Value {
             let micros = col
                 .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
                 .value(row);
+            if int64_ts {
+                return Value::String(micros.to_string());
+            }
             format!(
                 "{}.{:06}",
                 micros.div_euclid(1_000_000),
