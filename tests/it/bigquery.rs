@@ -8,22 +8,13 @@ use crate::bq_server::{BqServer, Faults};
 use crate::common::{code, stderr};
 use crate::run::Workspace;
 
-const PLAN: &str = r"version: 1
-name: BQ.Traffic
-params:
-  since: {type: date, default: '2026-03-01'}
-register_bq:
-  traffic:
-    sql: SELECT date, SUM(views) AS views FROM `acme-prod.analytics.web` WHERE date >= @since GROUP BY date
-  revenue: SELECT date, SUM(amount) AS revenue FROM `acme-prod.analytics.payments` GROUP BY date
-sql: |
-  SELECT o.date, count(*) AS orders, sum(o.amount) AS order_amount, t.views, r.revenue
-  FROM orders o JOIN traffic t USING (date) JOIN revenue r USING (date)
-  GROUP BY ALL ORDER BY o.date
-outputs:
-  - path: out/r.csv
-  - path: out/r.json
-";
+/// The two-alias plan of the run tests, with a name that needs sanitising as a label.
+fn plan() -> String {
+    format!(
+        "{}outputs:\n  - path: out/r.csv\n  - path: out/r.json\n",
+        crate::run::TWO_ALIASES.replace("name: two-aliases", "name: BQ.Traffic")
+    )
+}
 
 /// Rows as JSON values with every number read as f64, so `1003` equals `1003.000000000`.
 fn read_json(path: &std::path::Path) -> Vec<Vec<(String, serde_json::Value)>> {
@@ -62,7 +53,7 @@ fn run_against(ws: &Workspace, server: &BqServer, plan: &str, extra: &[&str]) ->
 #[test]
 fn bigquery_and_the_local_backend_give_the_same_result() {
     let ws = Workspace::new();
-    ws.plan("plan.yaml", PLAN);
+    ws.plan("plan.yaml", &plan());
     let local = ws.run("plan.yaml", &[]);
     assert_eq!(code(&local), 0, "{}", stderr(&local));
     let local_json = read_json(&ws.path("out/r.json"));
@@ -147,7 +138,7 @@ fn row_limits_stop_the_run_before_any_download() {
     bq_config(&ws);
     ws.plan(
         "plan.yaml",
-        &PLAN.replace(
+        &plan().replace(
             "GROUP BY date\n  revenue",
             "GROUP BY date\n    max_rows: 5\n  revenue",
         ),
@@ -227,7 +218,7 @@ fn prechecks_run_concurrently() {
 fn upstream_failures_and_unreachable_endpoints_are_bq_errors() {
     let ws = Workspace::new();
     bq_config(&ws);
-    ws.plan("plan.yaml", PLAN);
+    ws.plan("plan.yaml", &plan());
     let server = BqServer::start(
         &ws.path("warehouse"),
         Faults {
@@ -288,7 +279,7 @@ fn bad_sql_on_bigquery_is_a_bad_request() {
 fn transient_5xx_answers_are_retried() {
     let ws = Workspace::new();
     bq_config(&ws);
-    ws.plan("plan.yaml", PLAN);
+    ws.plan("plan.yaml", &plan());
     let server = BqServer::start(
         &ws.path("warehouse"),
         Faults {
@@ -310,7 +301,7 @@ fn transient_5xx_answers_are_retried() {
 fn without_dry_runs_the_schema_comes_from_an_empty_query() {
     let ws = Workspace::new();
     std::fs::write(ws.path("bq.yaml"), "bigquery: {backend: bigquery, project: acme-prod, dry_run: false}\nanalytics: {database: analytics.duckdb}\n").unwrap();
-    ws.plan("plan.yaml", PLAN);
+    ws.plan("plan.yaml", &plan());
     let server = BqServer::start(&ws.path("warehouse"), Faults::default());
     let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

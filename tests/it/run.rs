@@ -45,7 +45,7 @@ impl Workspace {
     }
 }
 
-const TWO_ALIASES: &str = r"
+pub const TWO_ALIASES: &str = r"
 version: 1
 name: two-aliases
 params:
