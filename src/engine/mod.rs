@@ -120,6 +120,14 @@ impl Engine {
         schema: &SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<(), RunError> {
+        let (schema, batches) = types::duckdb_compatible(schema, batches).map_err(|why| {
+            RunError::new(
+                ErrorType::QueryError,
+                format!("cannot register alias `{alias}`: {why}"),
+            )
+            .detail("alias", alias)
+        })?;
+        let schema = &schema;
         let ddl = types::create_table_sql(alias, schema).map_err(|why| {
             RunError::new(
                 ErrorType::QueryError,

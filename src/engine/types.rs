@@ -2,6 +2,7 @@
 //! DuckDB values (for binding `$name`).
 
 use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 
 use crate::params::ParamValue;
@@ -24,6 +25,52 @@ pub(super) fn create_table_sql(alias: &str, schema: &SchemaRef) -> Result<String
         quote_ident(alias),
         columns.join(", ")
     ))
+}
+
+/// Columns DuckDB cannot hold exactly become text: DuckDB decimals stop at 38 digits, so a
+/// BigQuery BIGNUMERIC (Decimal256, 76 digits) is kept as its exact decimal string.
+pub(super) fn duckdb_compatible(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let wide = |t: &DataType| matches!(t, DataType::Decimal256(_, _));
+    if !schema.fields().iter().any(|f| wide(f.data_type())) {
+        return Ok((schema.clone(), batches));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if wide(f.data_type()) {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let target = std::sync::Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ));
+    let converted = batches
+        .into_iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .map(|c| {
+                    if wide(c.data_type()) {
+                        arrow::compute::cast(c, &DataType::Utf8)
+                    } else {
+                        Ok(c.clone())
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            RecordBatch::try_new(target.clone(), columns).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((target, converted))
 }
 
 /// A double-quoted identifier; embedded quotes are doubled, so any column name is safe.
@@ -119,6 +166,30 @@ mod tests {
     use arrow::datatypes::{Field, Fields, Schema};
 
     use super::*;
+
+    #[test]
+    fn bignumeric_columns_are_kept_as_exact_text() {
+        use arrow::array::{Array, Decimal256Array};
+        use arrow::datatypes::i256;
+        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new(
+            "big",
+            DataType::Decimal256(76, 38),
+            true,
+        )]));
+        let big = Decimal256Array::from(vec![Some(i256::from_i128(12_345)), None])
+            .with_precision_and_scale(76, 38)
+            .unwrap();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(big)]).unwrap();
+        let (schema, batches) = duckdb_compatible(&schema, vec![batch]).unwrap();
+        assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+        let text = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap();
+        assert_eq!(text.value(0), "0.00000000000000000000000000000000012345");
+        assert!(text.is_null(1));
+    }
 
     #[test]
     fn nested_arrow_types_become_duckdb_types() {
