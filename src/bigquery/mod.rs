@@ -40,6 +40,8 @@ pub struct BigQueryOptions {
     pub labels: HashMap<String, String>,
     pub timeout: Duration,
     pub page_size: i32,
+    /// Set by Ctrl-C (or a server's request timeout): running jobs are cancelled.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A bearer token that never changes.
@@ -171,20 +173,8 @@ impl BigQuerySource {
                     "retry; if it persists, report it",
                 ));
             };
-            if Instant::now() >= deadline {
-                let _ = self
-                    .client
-                    .job()
-                    .cancel_job(project, job_id, self.opts.location.as_deref())
-                    .await;
-                return Err(RunError::new(
-                    ErrorType::Timeout,
-                    format!(
-                        "alias `{}`: BigQuery did not finish in time; the job was cancelled",
-                        alias.name
-                    ),
-                )
-                .detail("alias", alias.name.as_str()));
+            if Instant::now() >= deadline || self.cancelled() {
+                return Err(self.cancel_job(alias, job_id).await);
             }
             let params = GetQueryResultsParameters {
                 format_options: None,
@@ -194,13 +184,16 @@ impl BigQuerySource {
                 start_index: None,
                 timeout_ms: Some(10_000),
             };
-            let next = with_retries(|| {
+            let poll = with_retries(|| {
                 self.client
                     .job()
                     .get_query_results(project, job_id, params.clone())
-            })
-            .await
-            .map_err(|e| translate(&alias.name, &e))?;
+            });
+            // A poll can wait for a long time: Ctrl-C must not wait with it.
+            let next = tokio::select! {
+                next = poll => next.map_err(|e| translate(&alias.name, &e))?,
+                () = self.until_cancelled() => return Err(self.cancel_job(alias, job_id).await),
+            };
             if !next.job_complete.unwrap_or(false) {
                 continue;
             }
@@ -214,6 +207,40 @@ impl BigQuerySource {
             token = next.page_token.filter(|t| !t.is_empty());
         }
         Ok(fields.unwrap_or_default())
+    }
+}
+
+impl BigQuerySource {
+    fn cancelled(&self) -> bool {
+        self.opts.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Resolves once the run is cancelled.
+    async fn until_cancelled(&self) {
+        while !self.cancelled() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Cancel a running job (best effort: BigQuery may finish it anyway) and say why.
+    async fn cancel_job(&self, alias: &CheckedAlias, job_id: &str) -> RunError {
+        let location = self.opts.location.as_deref();
+        let _ = self
+            .client
+            .job()
+            .cancel_job(&self.opts.project, job_id, location)
+            .await;
+        let why = if self.cancelled() {
+            "the run was interrupted"
+        } else {
+            "BigQuery did not finish in time"
+        };
+        RunError::new(
+            ErrorType::Timeout,
+            format!("alias `{}`: {why}; job {job_id} was cancelled", alias.name),
+        )
+        .detail("alias", alias.name.as_str())
+        .detail("job_id", job_id)
     }
 }
 

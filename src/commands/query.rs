@@ -294,7 +294,7 @@ pub fn execute(
     let source: Box<dyn AliasSource> = if checked.aliases.is_empty() {
         Box::new(NoAliases)
     } else {
-        alias_source(settings, &checked.name)?
+        alias_source(settings, &checked.name, &cancel)?
     };
     Ok(run_checked(
         checked,

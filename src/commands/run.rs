@@ -68,7 +68,7 @@ pub fn run(
         }
     }
     let plan_sha = hex(&Sha256::digest(loaded.doc.text.as_bytes()));
-    let source = alias_source(settings, &checked.name)?;
+    let source = alias_source(settings, &checked.name, &cancel)?;
     let started = Instant::now();
     let outcome = execute(&checked, settings, source.as_ref(), req, cancel.clone());
     if let Some(path) = &req.report {
@@ -167,6 +167,7 @@ pub fn engine_options(settings: &Settings) -> EngineOptions {
 pub fn alias_source(
     settings: &Settings,
     plan_name: &str,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<Box<dyn AliasSource>, RunError> {
     match settings.backend() {
         Backend::Local => {
@@ -215,6 +216,7 @@ pub fn alias_source(
                     settings.config.remote_query.timeout_seconds,
                 ),
                 page_size: 10_000,
+                cancel: cancel.clone(),
             };
             Ok(Box::new(crate::bigquery::BigQuerySource::new(opts)?))
         }

@@ -310,3 +310,47 @@ fn without_dry_runs_the_schema_comes_from_an_empty_query() {
         "no dry run was sent"
     );
 }
+
+#[test]
+fn ctrl_c_cancels_running_bigquery_jobs() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            incomplete_first: true,
+            poll_latency: Duration::from_secs(20),
+            ..Faults::default()
+        },
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_da"))
+        .current_dir(ws.dir.path())
+        .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
+        .env("BIGQUERY_EMULATOR_HOST", server.host())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cancels = server
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with("/cancel"))
+        .count();
+    assert!(cancels >= 1, "the running jobs were cancelled on BigQuery");
+    assert!(!ws.path("out").exists());
+}

@@ -34,6 +34,8 @@ pub struct Faults {
     pub fail_status: Option<u16>,
     /// Answer the first this many jobs.query calls with 503, then normally.
     pub fail_first: usize,
+    /// Sleep this long before answering getQueryResults (a slow job).
+    pub poll_latency: Duration,
 }
 
 /// One request the server saw.
@@ -230,6 +232,7 @@ async fn results(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let started = Instant::now();
+    tokio::time::sleep(s.faults.poll_latency).await;
     let reference = json!({"projectId": project, "jobId": job});
     let first_poll = {
         let mut jobs = s.jobs.lock().unwrap();
