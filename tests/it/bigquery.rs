@@ -354,3 +354,46 @@ fn ctrl_c_cancels_running_bigquery_jobs() {
     assert!(cancels >= 1, "the running jobs were cancelled on BigQuery");
     assert!(!ws.path("out").exists());
 }
+
+#[test]
+fn injected_faults_give_bq_errors_and_write_nothing() {
+    let cases = [
+        (
+            "429 on every call",
+            Faults {
+                fail_status: Some(429),
+                ..Faults::default()
+            },
+        ),
+        (
+            "malformed JSON",
+            Faults {
+                malformed_json: true,
+                ..Faults::default()
+            },
+        ),
+        (
+            "500 in the middle of paging",
+            Faults {
+                fail_paging: true,
+                page_rows: 7,
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (name, faults) in cases {
+        let ws = Workspace::new();
+        bq_config(&ws);
+        ws.plan("plan.yaml", &plan());
+        let server = BqServer::start(&ws.path("warehouse"), faults);
+        let out = run_against(&ws, &server, "plan.yaml", &["--report", "run.json"]);
+        assert_eq!(code(&out), 1, "{name}: {}", stderr(&out));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
+        assert_eq!(
+            report["error"]["error_type"], "bq_error",
+            "{name}: {report}"
+        );
+        assert!(!ws.path("out").exists(), "{name}: no partial output");
+    }
+}

@@ -36,6 +36,10 @@ pub struct Faults {
     pub fail_first: usize,
     /// Sleep this long before answering getQueryResults (a slow job).
     pub poll_latency: Duration,
+    /// Answer jobs.query with a 200 whose body is not JSON.
+    pub malformed_json: bool,
+    /// Answer every getQueryResults page request (one with a page token) with 500.
+    pub fail_paging: bool,
 }
 
 /// One request the server saw.
@@ -163,6 +167,13 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
     if let Some(status) = s.faults.fail_status {
         return error(status, "backendError", "injected failure");
     }
+    if s.faults.malformed_json {
+        return (
+            StatusCode::OK,
+            "{\"kind\": \"bigquery#queryResponse\", \"jobComplete\": tr",
+        )
+            .into_response();
+    }
     if s.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < s.faults.fail_first {
         return error(503, "backendError", "injected transient failure");
     }
@@ -241,6 +252,9 @@ async fn results(
         };
         !std::mem::replace(&mut entry.polled, true)
     };
+    if s.faults.fail_paging && q.contains_key("pageToken") {
+        return error(500, "backendError", "injected failure while paging");
+    }
     let response = if s.faults.incomplete_first && first_poll && !q.contains_key("pageToken") {
         json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": false})
     } else {
