@@ -397,3 +397,70 @@ fn injected_faults_give_bq_errors_and_write_nothing() {
         assert!(!ws.path("out").exists(), "{name}: no partial output");
     }
 }
+
+#[test]
+fn every_type_round_trips_from_bigquery_into_duckdb_and_out() {
+    let ws = Workspace::new();
+    // A BigQuery stand-in table with every type the test server can encode, and a row of
+    // NULLs (arrays are empty there: BigQuery has no NULL arrays). Integers are BIGINT and
+    // floats DOUBLE: BigQuery has no narrower types.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = "SELECT 42::BIGINT AS i, 1.5::DOUBLE AS f, 'nan'::DOUBLE AS f_nan, '-inf'::DOUBLE AS f_inf,
+                      true AS b, 'a,\"b\"' AS s, '\\xAA\\x00\\xFF'::BLOB AS byt, DATE '2024-01-02' AS d,
+                      TIMESTAMP '2024-01-02 03:04:05.123456' AS dt, TIME '04:05:06.5' AS t,
+                      to_timestamp(1704164645.123456) AS ts, 123.456789012::DECIMAL(38,9) AS n,
+                      [1, 2, 3] AS l, {'a': 1::BIGINT, 'b': 'x'} AS st, [{'q': 1.5::DOUBLE}, {'q': 2.5::DOUBLE}] AS ls
+               UNION ALL
+               SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                      []::BIGINT[], NULL, []::STRUCT(q DOUBLE)[]";
+    let mut stmt = conn.prepare(sql).unwrap();
+    let arrow = stmt.query_arrow([]).unwrap();
+    let schema = arrow.get_schema();
+    let batches: Vec<_> = arrow.collect();
+    da::output::write_file(
+        &ws.path("warehouse/all/types.parquet"),
+        da::output::Format::Parquet,
+        &schema,
+        &batches,
+    )
+    .unwrap();
+
+    let plan = "version: 1\nname: types\nregister_bq:\n  x: SELECT * FROM `p.all.types`\nsql: SELECT * FROM x ORDER BY i NULLS LAST\noutputs: [{path: out/x.csv}, {path: out/x.parquet}]\n";
+    ws.plan("plan.yaml", plan);
+    let local = ws.run("plan.yaml", &[]);
+    assert_eq!(code(&local), 0, "{}", stderr(&local));
+    let local_csv = std::fs::read_to_string(ws.path("out/x.csv")).unwrap();
+    let local_rows = parquet_rows(&ws.path("out/x.parquet"));
+
+    bq_config(&ws);
+    std::fs::remove_dir_all(ws.path("out")).unwrap();
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(ws.path("out/x.csv")).unwrap(),
+        local_csv,
+        "the text of every value survives"
+    );
+    assert_eq!(
+        parquet_rows(&ws.path("out/x.parquet")),
+        local_rows,
+        "the Parquet values survive"
+    );
+    assert!(
+        local_csv.contains("NaN")
+            && local_csv.contains("-inf")
+            && local_csv.contains("123.456789012"),
+        "{local_csv}"
+    );
+}
+
+/// A Parquet file as one record batch.
+fn parquet_rows(path: &std::path::Path) -> arrow::record_batch::RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = builder.schema().clone();
+    let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}

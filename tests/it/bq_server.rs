@@ -310,19 +310,40 @@ async fn cancel(
     Json(json!({"kind": "bigquery#jobCancelResponse", "job": {"jobReference": {"projectId": project, "jobId": job}, "status": {"state": "DONE"}}})).into_response()
 }
 
-fn bq_type(t: &DataType) -> (&'static str, Option<Value>) {
+fn bq_type(t: &DataType) -> &'static str {
     match t {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => ("INTEGER", None),
-        DataType::Float32 | DataType::Float64 => ("FLOAT", None),
-        DataType::Boolean => ("BOOLEAN", None),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "INTEGER",
+        DataType::Float32 | DataType::Float64 => "FLOAT",
+        DataType::Boolean => "BOOLEAN",
         // DuckDB sums integers into DECIMAL(38,0); BigQuery would say INT64.
-        DataType::Decimal128(_, 0) => ("INTEGER", None),
-        DataType::Decimal128(_, _) => ("NUMERIC", None),
-        DataType::Date32 => ("DATE", None),
-        DataType::Timestamp(_, Some(_)) => ("TIMESTAMP", None),
-        DataType::Timestamp(_, None) => ("DATETIME", None),
-        DataType::Binary => ("BYTES", None),
-        _ => ("STRING", None),
+        DataType::Decimal128(_, 0) => "INTEGER",
+        DataType::Decimal128(_, _) => "NUMERIC",
+        DataType::Date32 => "DATE",
+        DataType::Time64(_) => "TIME",
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMP",
+        DataType::Timestamp(_, None) => "DATETIME",
+        DataType::Binary | DataType::LargeBinary => "BYTES",
+        DataType::Struct(_) => "RECORD",
+        _ => "STRING",
+    }
+}
+
+/// A REST schema field; an ARRAY<T> is T with mode REPEATED, a STRUCT a RECORD.
+fn field_json(name: &str, t: &DataType) -> Value {
+    match t {
+        DataType::List(inner) => {
+            let mut f = field_json(name, inner.data_type());
+            f["mode"] = json!("REPEATED");
+            f
+        }
+        DataType::Struct(children) => {
+            let fields: Vec<Value> = children
+                .iter()
+                .map(|c| field_json(c.name(), c.data_type()))
+                .collect();
+            json!({"name": name, "type": "RECORD", "mode": "NULLABLE", "fields": fields})
+        }
+        other => json!({"name": name, "type": bq_type(other), "mode": "NULLABLE"}),
     }
 }
 
@@ -330,7 +351,7 @@ fn schema_json(schema: &SchemaRef) -> Value {
     let fields: Vec<Value> = schema
         .fields()
         .iter()
-        .map(|f| json!({"name": f.name(), "type": bq_type(f.data_type()).0, "mode": "NULLABLE"}))
+        .map(|f| field_json(f.name(), f.data_type()))
         .collect();
     json!({"fields": fields})
 }
@@ -354,6 +375,40 @@ fn cell(col: &dyn Array, row: usize, int64_ts: bool) -> Value {
         return Value::Null;
     }
     let text = match col.data_type() {
+        DataType::List(_) => {
+            // BigQuery has no NULL arrays: a NULL list was answered above as null, and
+            // items are cells of their own.
+            let items = col.as_list::<i32>().value(row);
+            return Value::Array(
+                (0..items.len())
+                    .map(|i| json!({"v": cell(items.as_ref(), i, int64_ts)}))
+                    .collect(),
+            );
+        }
+        DataType::Struct(_) => {
+            let st = col.as_struct();
+            let cells: Vec<Value> = st
+                .columns()
+                .iter()
+                .map(|c| json!({"v": cell(c.as_ref(), row, int64_ts)}))
+                .collect();
+            return json!({"f": cells});
+        }
+        DataType::Binary => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(col.as_binary::<i32>().value(row))
+        }
+        DataType::Float64 => {
+            let f = col
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(row);
+            match f {
+                f if f.is_nan() => "NaN".to_owned(),
+                f if f == f64::INFINITY => "Infinity".to_owned(),
+                f if f == f64::NEG_INFINITY => "-Infinity".to_owned(),
+                f => format!("{f:?}"),
+            }
+        }
         DataType::Timestamp(_, Some(_)) => {
             let micros = col
                 .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
