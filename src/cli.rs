@@ -64,6 +64,10 @@ pub struct ConfigArgs {
     /// Instance configuration file (YAML or TOML) [env: DA_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Google credentials: a service-account key or gcloud user credentials file
+    /// (default: GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application-default file).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -125,6 +125,10 @@ pub struct BigQueryConfig {
     /// (`dataset` in the default project, or `project.dataset`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_datasets: Vec<String>,
+    /// A service-account key or gcloud credentials file (else GOOGLE_APPLICATION_CREDENTIALS,
+    /// the gcloud default file, or the metadata server on Google Cloud).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
     /// Override of the REST endpoint (an emulator or test server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,

@@ -83,6 +83,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
         Command::Plan(PlanCommand::Check(args)) => {
             let overrides = Overrides {
                 config: args.config.config.clone(),
+                credentials: args.config.credentials.clone(),
                 ..Overrides::default()
             };
             let settings = Settings::resolve(&overrides, &env)?;
@@ -103,6 +104,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
         Command::Plan(PlanCommand::Run(args)) => {
             let overrides = Overrides {
                 config: args.config.config.clone(),
+                credentials: args.config.credentials.clone(),
                 database: args.db.clone(),
                 ..Overrides::default()
             };
@@ -120,6 +122,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
         Command::Serve(args) => {
             let overrides = Overrides {
                 config: args.config.config.clone(),
+                credentials: args.config.credentials.clone(),
                 database: args.db.clone(),
                 ..Overrides::default()
             };
@@ -141,6 +144,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
         Command::Query(args) => {
             let overrides = Overrides {
                 config: args.config.config.clone(),
+                credentials: args.config.credentials.clone(),
                 database: args.db.clone(),
                 ..Overrides::default()
             };

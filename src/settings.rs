@@ -26,6 +26,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub database: Option<PathBuf>,
     pub max_result_rows: Option<u64>,
+    /// `--credentials FILE`: a Google credentials file.
+    pub credentials: Option<PathBuf>,
 }
 
 /// Checked settings for one invocation.
@@ -53,6 +55,9 @@ impl Settings {
         apply_env(&mut config, env)?;
         if let Some(db) = &overrides.database {
             config.analytics.database = Some(db.clone());
+        }
+        if let Some(file) = &overrides.credentials {
+            config.bigquery.credentials = Some(file.clone());
         }
         if let Some(rows) = overrides.max_result_rows {
             config.remote_query.max_result_rows = rows;
@@ -117,6 +122,7 @@ fn load_config(path: &Path) -> Result<InstanceConfig, Error> {
     rebase(&mut config.analytics.database);
     rebase(&mut config.analytics.extracts);
     rebase(&mut config.bigquery.local_warehouse);
+    rebase(&mut config.bigquery.credentials);
     Ok(config)
 }
 

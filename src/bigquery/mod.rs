@@ -33,8 +33,8 @@ pub struct BigQueryOptions {
     pub location: Option<String>,
     /// Base URL including `/bigquery/v2`; `None` is Google's.
     pub endpoint: Option<String>,
-    /// A bearer token to send as is (emulators, `gcloud auth print-access-token`).
-    pub access_token: Option<String>,
+    /// How to authenticate, found by `Credentials::discover`.
+    pub credentials: Credentials,
     pub dry_run: bool,
     /// Labels for every job (plan name, ...); the alias is added per job.
     pub labels: HashMap<String, String>,
@@ -42,6 +42,83 @@ pub struct BigQueryOptions {
     pub page_size: i32,
     /// Set by Ctrl-C (or a server's request timeout): running jobs are cancelled.
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+const CREDENTIALS_HINT: &str = "pass --credentials KEY.json, set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or put a token in DA_BIGQUERY_ACCESS_TOKEN";
+
+/// Where a token comes from, found the way Google's own tools look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// A bearer token used as is (`DA_BIGQUERY_ACCESS_TOKEN`, an emulator).
+    Token(String),
+    /// A service-account key file.
+    ServiceAccount(std::path::PathBuf),
+    /// A gcloud user credentials file (`gcloud auth application-default login`).
+    AuthorizedUser(std::path::PathBuf),
+    /// The GCE/GKE metadata server.
+    MetadataServer,
+}
+
+impl Credentials {
+    /// In order: a token; an explicit key file (flag or config, then
+    /// `GOOGLE_APPLICATION_CREDENTIALS`); gcloud's application-default file; the metadata
+    /// server, but only on Google Cloud (said by `GCE_METADATA_HOST` or the machine's DMI
+    /// product name, as google-auth checks), so nothing is sent anywhere else.
+    pub fn discover(
+        token: Option<String>,
+        file: Option<std::path::PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, RunError> {
+        if let Some(token) = token {
+            return Ok(Self::Token(token));
+        }
+        let explicit = file.or_else(|| env("GOOGLE_APPLICATION_CREDENTIALS").map(Into::into));
+        let gcloud = env("CLOUDSDK_CONFIG")
+            .map(std::path::PathBuf::from)
+            .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".config/gcloud")))
+            .map(|dir| dir.join("application_default_credentials.json"))
+            .filter(|p| p.is_file());
+        if let Some(path) = explicit.or(gcloud) {
+            return Self::from_file(path);
+        }
+        let on_gce = env("GCE_METADATA_HOST").is_some()
+            || std::fs::read_to_string("/sys/class/dmi/id/product_name")
+                .is_ok_and(|n| n.contains("Google"));
+        if on_gce {
+            return Ok(Self::MetadataServer);
+        }
+        Err(bq_error(
+            "not_configured",
+            "no Google credentials found",
+            CREDENTIALS_HINT,
+        ))
+    }
+
+    fn from_file(path: std::path::PathBuf) -> Result<Self, RunError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bq_error(
+                "auth_failed",
+                format!("cannot read credentials file {shown}: {e}"),
+                CREDENTIALS_HINT,
+            )
+        })?;
+        let kind = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+        match kind.as_deref() {
+            Some("service_account") => Ok(Self::ServiceAccount(path)),
+            Some("authorized_user") => Ok(Self::AuthorizedUser(path)),
+            other => Err(bq_error(
+                "auth_failed",
+                format!(
+                    "credentials file {shown} is not a service-account key or gcloud user credentials (type: {})",
+                    other.unwrap_or("missing")
+                ),
+                CREDENTIALS_HINT,
+            )),
+        }
+    }
 }
 
 /// A bearer token that never changes.
@@ -98,16 +175,28 @@ impl BigQuerySource {
             builder.with_v2_base_url(endpoint.trim_end_matches('/').to_owned());
         }
         let client = run_detached(&runtime, async {
-            match &opts.access_token {
-                Some(token) => builder.build_from_authenticator(Arc::new(StaticToken(token.clone()))).await,
-                None => builder.build_from_application_default_credentials().await,
+            match &opts.credentials {
+                Credentials::Token(token) => {
+                    builder
+                        .build_from_authenticator(Arc::new(StaticToken(token.clone())))
+                        .await
+                }
+                Credentials::ServiceAccount(path) => {
+                    builder
+                        .build_from_service_account_key_file(&path.to_string_lossy())
+                        .await
+                }
+                Credentials::AuthorizedUser(path) => {
+                    builder.build_from_authorized_user_authenticator(path).await
+                }
+                Credentials::MetadataServer => builder.build_with_workload_identity(false).await,
             }
         })
         .map_err(|e| {
             bq_error(
                 "auth_failed",
-                format!("no usable Google credentials: {e}"),
-                "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default login`, or pass a token in DA_BIGQUERY_ACCESS_TOKEN",
+                format!("cannot use the Google credentials: {e}"),
+                CREDENTIALS_HINT,
             )
         })?;
         Ok(Self {
@@ -521,6 +610,44 @@ fn translate(alias: &str, e: &BQError) -> RunError {
 #[cfg(test)]
 mod tests {
     use super::sanitize_label;
+
+    #[test]
+    fn credentials_are_found_like_googles_tools_find_them() {
+        use super::Credentials;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.json");
+        std::fs::write(&key, r#"{"type": "service_account"}"#).unwrap();
+        let user = dir
+            .path()
+            .join(".config/gcloud/application_default_credentials.json");
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        std::fs::write(&user, r#"{"type": "authorized_user"}"#).unwrap();
+        let home = dir.path().display().to_string();
+        let env = |name: &str| (name == "HOME").then(|| home.clone());
+        assert_eq!(
+            Credentials::discover(Some("t".into()), Some(key.clone()), &env).unwrap(),
+            Credentials::Token("t".into())
+        );
+        assert_eq!(
+            Credentials::discover(None, Some(key.clone()), &env).unwrap(),
+            Credentials::ServiceAccount(key)
+        );
+        assert_eq!(
+            Credentials::discover(None, None, &env).unwrap(),
+            Credentials::AuthorizedUser(user)
+        );
+        let err =
+            Credentials::discover(None, Some(dir.path().join("nope.json")), &env).unwrap_err();
+        assert_eq!(err.details["kind"], "auth_failed");
+        assert!(err.message.contains("nope.json"), "{}", err.message);
+        let nothing = |_: &str| None;
+        if !std::fs::read_to_string("/sys/class/dmi/id/product_name")
+            .is_ok_and(|n| n.contains("Google"))
+        {
+            let err = Credentials::discover(None, None, &nothing).unwrap_err();
+            assert_eq!(err.details["kind"], "not_configured");
+        }
+    }
 
     #[test]
     fn labels_are_sanitised_like_the_reference() {

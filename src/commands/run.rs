@@ -192,6 +192,9 @@ pub fn alias_source(
                 .ok()
                 .filter(|t| !t.is_empty())
                 .or_else(|| emulator.map(|_| "emulator".to_owned()));
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            let credentials =
+                crate::bigquery::Credentials::discover(token, bq.credentials.clone(), &env)?;
             let Some(project) = bq.project.clone() else {
                 return Err(
                     RunError::new(ErrorType::BqError, "no BigQuery project is configured")
@@ -209,7 +212,7 @@ pub fn alias_source(
                 project,
                 location: bq.location.clone(),
                 endpoint,
-                access_token: token,
+                credentials,
                 dry_run: bq.dry_run.unwrap_or(true),
                 labels,
                 timeout: std::time::Duration::from_secs(

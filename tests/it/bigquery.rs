@@ -464,3 +464,61 @@ fn parquet_rows(path: &std::path::Path) -> arrow::record_batch::RecordBatch {
     let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
     arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
+
+#[test]
+fn missing_or_broken_credentials_are_clear_errors_without_any_network() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan());
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
+        cmd.current_dir(ws.dir.path())
+            .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
+            .args(extra);
+        for var in [
+            "BIGQUERY_EMULATOR_HOST",
+            "DA_BIGQUERY_ACCESS_TOKEN",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "CLOUDSDK_CONFIG",
+            "GCE_METADATA_HOST",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", ws.path("no-home"));
+        cmd.envs(env.iter().copied());
+        cmd.output().unwrap()
+    };
+    if std::fs::read_to_string("/sys/class/dmi/id/product_name").is_ok_and(|n| n.contains("Google"))
+    {
+        return; // On Google Cloud the metadata server is a legitimate source.
+    }
+    let out = run(&[], &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error[bq_error]: no Google credentials found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("--credentials"),
+        "the hint says what to do: {}",
+        stderr(&out)
+    );
+
+    let out = run(&["--credentials", "missing.json"], &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("cannot read credentials file missing.json"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(ws.path("bad.json"), r#"{"type": "external_account"}"#).unwrap();
+    let out = run(&[], &[("GOOGLE_APPLICATION_CREDENTIALS", "bad.json")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("type: external_account"),
+        "{}",
+        stderr(&out)
+    );
+}
