@@ -377,7 +377,8 @@ const RETRIES: u32 = 3;
 fn retryable(e: &BQError) -> bool {
     match e {
         BQError::ResponseError { error } => error.error.code == 429 || error.error.code >= 500,
-        BQError::RequestError(r) => r.is_connect() || r.is_timeout(),
+        // A timed-out request already used the run's whole time budget: no retry.
+        BQError::RequestError(r) => r.is_connect(),
         _ => false,
     }
 }
@@ -560,8 +561,18 @@ pub fn sanitize_label(value: &str) -> String {
     out.trim_matches(['_', '-']).chars().take(63).collect()
 }
 
-/// A client error as a `bq_error` with a kind and a hint.
+/// A client error as a `bq_error` with a kind and a hint (a timeout is a `timeout`).
 fn translate(alias: &str, e: &BQError) -> RunError {
+    if let BQError::RequestError(r) = e {
+        if r.is_timeout() {
+            return RunError::new(
+                ErrorType::Timeout,
+                format!("alias `{alias}`: BigQuery did not answer within the time limit"),
+            )
+            .detail("alias", alias)
+            .hint("raise remote_query.timeout_seconds, or make the alias cheaper");
+        }
+    }
     let (kind, hint) = match e {
         BQError::ResponseError { error } => match (error.error.code, error.error.status.as_str()) {
             (401, _) => (

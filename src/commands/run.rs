@@ -188,9 +188,22 @@ pub fn alias_source(
                 .as_ref()
                 .map(|host| format!("http://{host}/bigquery/v2"))
                 .or_else(|| bq.endpoint.clone());
+            // A token from the environment, or from a file (so it stays out of `ps` and logs).
+            let token_file = std::env::var("DA_BIGQUERY_ACCESS_TOKEN_FILE")
+                .ok()
+                .filter(|f| !f.is_empty());
+            let from_file = match token_file {
+                Some(file) => Some(std::fs::read_to_string(&file).map(|t| t.trim().to_owned()).map_err(|e| {
+                    RunError::new(ErrorType::BqError, format!("cannot read DA_BIGQUERY_ACCESS_TOKEN_FILE {file}: {e}"))
+                        .detail("kind", "auth_failed")
+                        .hint("point DA_BIGQUERY_ACCESS_TOKEN_FILE at a file holding an access token")
+                })?),
+                None => None,
+            };
             let token = std::env::var("DA_BIGQUERY_ACCESS_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty())
+                .or(from_file)
                 .or_else(|| emulator.map(|_| "emulator".to_owned()));
             let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
             let credentials =

@@ -522,3 +522,25 @@ fn missing_or_broken_credentials_are_clear_errors_without_any_network() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_bigquery_that_does_not_answer_in_time_is_a_timeout() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("bq.yaml"),
+        "remote_query: {timeout_seconds: 1}\nbigquery: {backend: bigquery, project: acme-prod}\nanalytics: {database: analytics.duckdb}\n",
+    )
+    .unwrap();
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            latency: Duration::from_secs(5),
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("error[timeout]"), "{}", stderr(&out));
+    assert!(!ws.path("out").exists());
+}
