@@ -563,15 +563,15 @@ pub fn sanitize_label(value: &str) -> String {
 
 /// A client error as a `bq_error` with a kind and a hint (a timeout is a `timeout`).
 fn translate(alias: &str, e: &BQError) -> RunError {
-    if let BQError::RequestError(r) = e {
-        if r.is_timeout() {
-            return RunError::new(
-                ErrorType::Timeout,
-                format!("alias `{alias}`: BigQuery did not answer within the time limit"),
-            )
-            .detail("alias", alias)
-            .hint("raise remote_query.timeout_seconds, or make the alias cheaper");
-        }
+    if let BQError::RequestError(r) = e
+        && r.is_timeout()
+    {
+        return RunError::new(
+            ErrorType::Timeout,
+            format!("alias `{alias}`: BigQuery did not answer within the time limit"),
+        )
+        .detail("alias", alias)
+        .hint("raise remote_query.timeout_seconds, or make the alias cheaper");
     }
     let (kind, hint) = match e {
         BQError::ResponseError { error } => match (error.error.code, error.error.status.as_str()) {
