@@ -544,3 +544,55 @@ fn a_bigquery_that_does_not_answer_in_time_is_a_timeout() {
     assert!(stderr(&out).contains("error[timeout]"), "{}", stderr(&out));
     assert!(!ws.path("out").exists());
 }
+
+#[derive(Clone)]
+struct TestToken;
+
+#[async_trait::async_trait]
+impl gcp_bigquery_client::auth::Authenticator for TestToken {
+    async fn access_token(&self) -> Result<String, gcp_bigquery_client::error::BQError> {
+        Ok("test".to_owned())
+    }
+}
+
+#[test]
+fn the_test_server_speaks_jobs_insert_get_and_get_query_results() {
+    use gcp_bigquery_client::model::{
+        get_query_results_parameters::GetQueryResultsParameters, job::Job,
+        job_configuration::JobConfiguration, job_configuration_query::JobConfigurationQuery,
+    };
+    let ws = Workspace::new();
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    // The server owns its runtime; the client gets one of its own.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
+            .with_v2_base_url(format!("http://{}/bigquery/v2", server.host()))
+            .build_from_authenticator(std::sync::Arc::new(TestToken))
+            .await
+            .unwrap();
+        let job = Job {
+            configuration: Some(JobConfiguration {
+                query: Some(JobConfigurationQuery {
+                    query: "SELECT COUNT(*) AS n FROM `p.analytics.web`".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let inserted = client.job().insert("p", job).await.unwrap();
+        let job_id = inserted.job_reference.unwrap().job_id.unwrap();
+        let got = client.job().get_job("p", &job_id, None).await.unwrap();
+        assert_eq!(got.status.unwrap().state.as_deref(), Some("DONE"));
+        let results = client
+            .job()
+            .get_query_results("p", &job_id, GetQueryResultsParameters::default())
+            .await
+            .unwrap();
+        let rows = serde_json::to_value(results.rows.unwrap()).unwrap();
+        assert_eq!(rows[0]["f"][0]["v"], "360");
+        client.job().cancel_job("p", &job_id, None).await.unwrap();
+    });
+    assert!(server.seen().iter().any(|s| s.path.ends_with("/cancel")));
+}

@@ -87,6 +87,7 @@ impl BqServer {
             .unwrap();
         let app = Router::new()
             .route("/bigquery/v2/projects/{project}/queries", post(query))
+            .route("/bigquery/v2/projects/{project}/jobs", post(insert))
             .route(
                 "/bigquery/v2/projects/{project}/queries/{job}",
                 get(results),
@@ -272,6 +273,50 @@ async fn results(
         ended: Instant::now(),
     });
     Json(response).into_response()
+}
+
+/// jobs.insert: the query runs at once and is stored like a jobs.query job.
+async fn insert(
+    State(s): State<Arc<Inner>>,
+    Path(project): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let now = Instant::now();
+    s.seen.lock().unwrap().push(Seen {
+        path: format!("/projects/{project}/jobs"),
+        body: body.clone(),
+        started: now,
+        ended: now,
+    });
+    let query = &body["configuration"]["query"];
+    let sql = query["query"].as_str().unwrap_or_default().to_owned();
+    let params = params_of(query);
+    let warehouse = s.warehouse.clone();
+    let result = match tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &params))
+        .await
+        .unwrap()
+    {
+        Ok(r) => r,
+        Err(e) => return error(400, "invalidQuery", &e.message),
+    };
+    let rows: Vec<Value> = result
+        .batches
+        .iter()
+        .flat_map(|b| rows_json(b, false))
+        .collect();
+    let job_id = body["jobReference"]["jobId"].as_str().map_or_else(
+        || format!("job_{}", s.jobs.lock().unwrap().len()),
+        str::to_owned,
+    );
+    s.jobs.lock().unwrap().insert(
+        job_id.clone(),
+        Job {
+            schema: schema_json(&result.schema),
+            rows,
+            polled: true,
+        },
+    );
+    job_get(State(s), Path((project, job_id))).await
 }
 
 /// jobs.get: every stored job is done (results are computed when the job is created).
