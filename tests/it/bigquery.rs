@@ -11,7 +11,7 @@ use crate::run::Workspace;
 /// The two-alias plan of the run tests, with a name that needs sanitising as a label.
 fn plan() -> String {
     format!(
-        "{}outputs:\n  - path: out/r.csv\n  - path: out/r.json\n",
+        "{}outputs:\n  - path: out/r.csv\n  - path: out/r.json\n  - path: out/r.ndjson\n  - path: out/r.parquet\n",
         crate::run::TWO_ALIASES.replace("name: two-aliases", "name: BQ.Traffic")
     )
 }
@@ -79,6 +79,14 @@ fn bigquery_and_the_local_backend_give_the_same_result() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
     assert_eq!(report["backend"], "bigquery");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("out/r.ndjson"))
+            .unwrap()
+            .lines()
+            .count(),
+        61
+    );
+    assert!(std::fs::metadata(ws.path("out/r.parquet")).unwrap().len() > 0);
     assert!(
         report["aliases"][0]["bytes_processed"].as_u64().unwrap() > 0,
         "the dry run's bytes are reported"
@@ -595,4 +603,36 @@ fn the_test_server_speaks_jobs_insert_get_and_get_query_results() {
         client.job().cancel_job("p", &job_id, None).await.unwrap();
     });
     assert!(server.seen().iter().any(|s| s.path.ends_with("/cancel")));
+}
+
+#[test]
+fn the_memory_estimate_stops_the_run_before_any_download() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("bq.yaml"),
+        "remote_query: {max_memory_mb: 1, max_bq_registration_rows: 1000000}\nbigquery: {backend: bigquery, project: acme-prod}\nanalytics: {database: analytics.duckdb}\n",
+    )
+    .unwrap();
+    ws.plan("plan.yaml", "version: 1\nname: m\nregister_bq:\n  big: SELECT a.*, b.page FROM `p.analytics.payments` a CROSS JOIN `p.analytics.web` b\nsql: SELECT count(*) FROM big\n");
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error[memory_limit]") && stderr(&out).contains("estimated"),
+        "{}",
+        stderr(&out)
+    );
+    let fetched = server
+        .seen()
+        .iter()
+        .filter(|s| {
+            s.path.ends_with("/queries")
+                && s.body["dryRun"] != true
+                && !s.body["query"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("SELECT COUNT(*)")
+        })
+        .count();
+    assert_eq!(fetched, 0, "nothing was downloaded");
 }
