@@ -81,11 +81,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             Ok(error::exit::OK)
         }
         Command::Plan(PlanCommand::Check(args)) => {
-            let overrides = Overrides {
-                config: args.config.config.clone(),
-                credentials: args.config.credentials.clone(),
-                ..Overrides::default()
-            };
+            let overrides = overrides(&args.config, None);
             let settings = Settings::resolve(&overrides, &env)?;
             let format = match args.format {
                 CheckFormat::Human => OutputFormat::Human,
@@ -102,12 +98,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             commands::check::run(&request, &settings, out)
         }
         Command::Plan(PlanCommand::Run(args)) => {
-            let overrides = Overrides {
-                config: args.config.config.clone(),
-                credentials: args.config.credentials.clone(),
-                database: args.db.clone(),
-                ..Overrides::default()
-            };
+            let overrides = overrides(&args.config, args.db.clone());
             let settings = Settings::resolve(&overrides, &env)?;
             let request = commands::run::RunRequest {
                 progress: !args.quiet && std::io::stderr().is_terminal(),
@@ -120,12 +111,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             commands::run::run(&request, &settings, cancel_on_ctrl_c(), out, err)
         }
         Command::Serve(args) => {
-            let overrides = Overrides {
-                config: args.config.config.clone(),
-                credentials: args.config.credentials.clone(),
-                database: args.db.clone(),
-                ..Overrides::default()
-            };
+            let overrides = overrides(&args.config, args.db.clone());
             let settings = Settings::resolve(&overrides, &env)?;
             if settings.config.server.tokens.is_empty() {
                 let _ = writeln!(
@@ -142,12 +128,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             Ok(error::exit::OK)
         }
         Command::Query(args) => {
-            let overrides = Overrides {
-                config: args.config.config.clone(),
-                credentials: args.config.credentials.clone(),
-                database: args.db.clone(),
-                ..Overrides::default()
-            };
+            let overrides = overrides(&args.config, args.db.clone());
             let settings = Settings::resolve(&overrides, &env)?;
             let stdin = if args.stdin {
                 let mut text = String::new();
@@ -180,6 +161,16 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             };
             commands::query::run(&request, &settings, cancel_on_ctrl_c(), out, err)
         }
+    }
+}
+
+/// The flags every configuration-reading command shares, as settings overrides.
+fn overrides(config: &cli::ConfigArgs, database: Option<std::path::PathBuf>) -> Overrides {
+    Overrides {
+        config: config.config.clone(),
+        credentials: config.credentials.clone(),
+        database,
+        ..Overrides::default()
     }
 }
 

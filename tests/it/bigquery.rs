@@ -32,6 +32,22 @@ fn read_json(path: &std::path::Path) -> Vec<Vec<(String, serde_json::Value)>> {
         .collect()
 }
 
+/// Data queries the server saw: neither dry runs nor COUNT prechecks.
+fn downloads(server: &BqServer) -> usize {
+    server
+        .seen()
+        .iter()
+        .filter(|s| {
+            s.path.ends_with("/queries")
+                && s.body["dryRun"] != true
+                && !s.body["query"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("SELECT COUNT(*)")
+        })
+        .count()
+}
+
 fn bq_config(ws: &Workspace) {
     std::fs::write(
         ws.path("bq.yaml"),
@@ -159,18 +175,7 @@ fn row_limits_stop_the_run_before_any_download() {
         "{}",
         stderr(&out)
     );
-    let fetches = server
-        .seen()
-        .iter()
-        .filter(|s| {
-            s.path.ends_with("/queries")
-                && s.body["dryRun"] != true
-                && !s.body["query"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("SELECT COUNT(*)")
-        })
-        .count();
+    let fetches = downloads(&server);
     assert_eq!(fetches, 0, "no alias was downloaded");
     assert!(!ws.path("out").exists());
 }
@@ -622,17 +627,6 @@ fn the_memory_estimate_stops_the_run_before_any_download() {
         "{}",
         stderr(&out)
     );
-    let fetched = server
-        .seen()
-        .iter()
-        .filter(|s| {
-            s.path.ends_with("/queries")
-                && s.body["dryRun"] != true
-                && !s.body["query"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("SELECT COUNT(*)")
-        })
-        .count();
+    let fetched = downloads(&server);
     assert_eq!(fetched, 0, "nothing was downloaded");
 }
