@@ -104,6 +104,14 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Plan warnings on stderr, one line each, before a run starts.
+pub fn warnings(diagnostics: &[crate::diagnostic::Diagnostic], err: &mut dyn Write) {
+    for w in diagnostics {
+        // stderr gone means nobody is reading: nothing to do.
+        let _ = writeln!(err, "warning[{}]: {}", w.code, w.message);
+    }
+}
+
 /// The short summary printed on stderr after a run.
 pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()> {
     if outcome.backend == "local" {

@@ -9,6 +9,7 @@ use crate::diagnostic::FileReport;
 use crate::error::Error;
 use crate::plan::source::Syntax;
 use crate::schema::{self, Kind};
+use crate::validate::Context;
 use crate::validate::sql::BigQueryPolicy;
 
 /// The effective limits of a run; plans and aliases may only tighten them.
@@ -75,6 +76,20 @@ impl Settings {
             max_memory_mb: rq.max_memory_mb,
             max_result_rows: rq.max_result_rows,
             timeout_seconds: rq.timeout_seconds,
+        }
+    }
+
+    /// What validation needs from these settings, with the given parameter values.
+    pub fn context<'a>(
+        &self,
+        given_params: &'a [(String, String)],
+        require_params: bool,
+    ) -> Context<'a> {
+        Context {
+            limits: self.limits(),
+            bigquery: self.bigquery_policy(),
+            given_params,
+            require_params,
         }
     }
 

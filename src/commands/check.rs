@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, FileReport};
 use crate::error::{Error, exit};
 use crate::plan::{self, LoadFailure, source::Syntax};
 use crate::settings::Settings;
-use crate::validate::{Context, validate};
+use crate::validate::{Context, diagnostics};
 
 /// What `plan check` needs, already resolved from flags.
 #[derive(Debug, Clone)]
@@ -24,13 +24,7 @@ pub struct CheckRequest {
 /// Check every plan; returns the exit code (0 all valid, 1 any invalid, 2 unreadable).
 pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
     let files = expand(&req.paths)?;
-    let policy = settings.bigquery_policy();
-    let ctx = Context {
-        limits: settings.limits(),
-        bigquery: &policy,
-        given_params: &req.params,
-        require_params: !req.params.is_empty(),
-    };
+    let ctx = settings.context(&req.params, !req.params.is_empty());
     let results: Vec<(FileReport, bool)> = files
         .par_iter()
         .map(|path| check_file(path, &ctx))
@@ -58,10 +52,7 @@ pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Resu
 pub fn check_file(path: &Path, ctx: &Context<'_>) -> (FileReport, bool) {
     match plan::load(path) {
         Ok(loaded) => {
-            let diagnostics = match validate(&loaded, ctx) {
-                Ok(checked) => checked.warnings,
-                Err(diags) => diags,
-            };
+            let diagnostics = diagnostics(&loaded, ctx);
             (plan::report(path, &loaded.doc.text, diagnostics), false)
         }
         Err(LoadFailure::Invalid(report)) => (report, false),

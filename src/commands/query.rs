@@ -19,7 +19,7 @@ use crate::plan;
 use crate::report::summary;
 use crate::settings::Settings;
 use crate::source::{AliasSource, Fetched, Precheck};
-use crate::validate::{CheckedAlias, CheckedPlan, Context, validate};
+use crate::validate::{CheckedAlias, CheckedPlan, validate};
 
 /// Where the SQL of a query comes from, as given on the command line.
 #[derive(Debug, Clone, Default)]
@@ -232,9 +232,7 @@ pub fn run(
     let spec = spec(&req.input)?;
     let checked = check(&spec, req.limit, &req.input.params, settings)?;
     if !req.quiet {
-        for w in &checked.warnings {
-            let _ = writeln!(err, "warning[{}]: {}", w.code, w.message);
-        }
+        crate::report::warnings(&checked.warnings, err);
     }
     let outcome = execute(&checked, settings, req.progress, cancel.clone());
     if cancel.load(Ordering::Relaxed) {
@@ -273,13 +271,7 @@ pub fn check(
         .map_err(|e| usage(&e.to_string()))?;
     let origin = Path::new("<query>");
     let loaded = plan::parse(origin, &text).map_err(|r| invalid(r.diagnostics))?;
-    let policy = settings.bigquery_policy();
-    let ctx = Context {
-        limits: settings.limits(),
-        bigquery: &policy,
-        given_params,
-        require_params: true,
-    };
+    let ctx = settings.context(given_params, true);
     validate(&loaded, &ctx).map_err(invalid)
 }
 

@@ -20,7 +20,7 @@ use crate::report::{FinalInfo, PlanInfo, Progress, RunReport, summary};
 use crate::settings::Settings;
 use crate::source::AliasSource;
 use crate::source::local::LocalWarehouse;
-use crate::validate::{CheckedPlan, Context, validate};
+use crate::validate::{CheckedPlan, validate};
 
 /// What `plan run` needs, resolved from flags.
 #[derive(Debug, Clone)]
@@ -52,20 +52,12 @@ pub fn run(
         }
         Err(LoadFailure::Invalid(report)) => return Err(Error::InvalidPlan(Box::new(report))),
     };
-    let policy = settings.bigquery_policy();
-    let ctx = Context {
-        limits: settings.limits(),
-        bigquery: &policy,
-        given_params: &req.params,
-        require_params: true,
-    };
+    let ctx = settings.context(&req.params, true);
     let checked = validate(&loaded, &ctx).map_err(|diags| {
         Error::InvalidPlan(Box::new(plan::report(&req.plan, &loaded.doc.text, diags)))
     })?;
     if !req.quiet {
-        for w in &checked.warnings {
-            let _ = writeln!(err, "warning[{}]: {}", w.code, w.message);
-        }
+        crate::report::warnings(&checked.warnings, err);
     }
     let plan_sha = hex(&Sha256::digest(loaded.doc.text.as_bytes()));
     let source = alias_source(settings, &checked.name, &cancel)?;

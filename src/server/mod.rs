@@ -30,7 +30,7 @@ use crate::output::{self, Format};
 use crate::pipeline::RunOutcome;
 use crate::plan;
 use crate::settings::Settings;
-use crate::validate::{Context, validate};
+use crate::validate::validate;
 pub use errors::ApiError;
 
 /// Shared, read-only state of a server.
@@ -182,18 +182,9 @@ async fn plan_check(
         } else {
             "<request>.yaml"
         };
-        let policy = state.settings.bigquery_policy();
-        let ctx = Context {
-            limits: state.settings.limits(),
-            bigquery: &policy,
-            given_params: &[],
-            require_params: false,
-        };
+        let ctx = state.settings.context(&[], false);
         let diagnostics = match plan::parse(Path::new(name), text) {
-            Ok(loaded) => match validate(&loaded, &ctx) {
-                Ok(checked) => checked.warnings,
-                Err(diags) => diags,
-            },
+            Ok(loaded) => crate::validate::diagnostics(&loaded, &ctx),
             Err(report) => report.diagnostics,
         };
         let ok = !diagnostics
@@ -236,13 +227,7 @@ async fn plan_run(
         let outcome = heavy(&state, move |settings, cancel| {
             let loaded = plan::parse(Path::new(name), &req.plan)
                 .map_err(|r| Error::InvalidPlan(Box::new(r)))?;
-            let policy = settings.bigquery_policy();
-            let ctx = Context {
-                limits: settings.limits(),
-                bigquery: &policy,
-                given_params: &params,
-                require_params: true,
-            };
+            let ctx = settings.context(&params, true);
             let checked = validate(&loaded, &ctx).map_err(|d| {
                 Error::InvalidPlan(Box::new(plan::report(Path::new(name), &req.plan, d)))
             })?;

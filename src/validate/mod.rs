@@ -38,7 +38,7 @@ pub const RESERVED_ALIASES: [&str; 13] = [
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
     pub limits: Limits,
-    pub bigquery: &'a BigQueryPolicy,
+    pub bigquery: BigQueryPolicy,
     /// `--param name=value` pairs.
     pub given_params: &'a [(String, String)],
     /// Missing required parameters are errors (runs), or get placeholders (offline checks).
@@ -81,6 +81,14 @@ pub struct CheckedPlan {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Every diagnostic of a plan: its errors when it is invalid, else its warnings.
+pub fn diagnostics(loaded: &LoadedPlan, ctx: &Context<'_>) -> Vec<Diagnostic> {
+    match validate(loaded, ctx) {
+        Ok(checked) => checked.warnings,
+        Err(diags) => diags,
+    }
+}
+
 /// Check a loaded plan. Returns the checked plan, or every error and warning found.
 pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, Vec<Diagnostic>> {
     let mut v = Validator {
@@ -93,7 +101,13 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
     let limits = v.limits(plan, ctx.limits);
     let aliases = v.aliases(plan, ctx, &params, limits);
     let (sql, sql_params, tables) = v
-        .query("/sql", &plan.sql, SqlDialect::DuckDb, ctx.bigquery, &params)
+        .query(
+            "/sql",
+            &plan.sql,
+            SqlDialect::DuckDb,
+            &ctx.bigquery,
+            &params,
+        )
         .unwrap_or_default();
     v.unused_aliases(&aliases, &tables);
     let outputs = v.outputs(plan, loaded.base_dir());
@@ -254,7 +268,7 @@ impl Validator<'_> {
                 &sql_pointer,
                 spec.sql(),
                 SqlDialect::BigQuery,
-                ctx.bigquery,
+                &ctx.bigquery,
                 params,
             );
             if let Some((sql, used, _)) = checked.filter(|_| name_ok) {
