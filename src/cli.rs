@@ -10,10 +10,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit codes: 0 success; 1 invalid plan or failed run (its error_type is shown);
 /// 2 usage error, unreadable input or invalid configuration; 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "da", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "da", version = crate::version::text(), about, long_about = None, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colors in output meant for people (`auto`: when stdout is a terminal and NO_COLOR is
+    /// unset).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +34,58 @@ pub enum Command {
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// List the tables, views and columns a plan's final SQL can read (read-only).
+    Catalog(CatalogArgs),
+    /// Serve the Model Context Protocol on stdin/stdout, for agents (see docs/agents.md).
+    Mcp(McpArgs),
+    /// Print a shell completion script: `da completions bash > ~/.local/share/bash-completion/completions/da`.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    /// Each table or view, then its columns and types.
+    Table,
+    /// `{"default_database", "databases", "relations", "warnings"}`.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogArgs {
+    #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+    pub format: CatalogFormat,
+    /// The analytics DuckDB file (opened read-only) [env: DA_ANALYTICS_DATABASE].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// The analytics DuckDB file (opened read-only) [env: DA_ANALYTICS_DATABASE].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,8 @@ pub struct InstanceConfig {
     pub analytics: AnalyticsConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub mcp: McpConfig,
 }
 
 /// A caller's role: BigQuery costs money, so only admins may run queries over HTTP.
@@ -187,4 +189,16 @@ impl Default for AnalyticsConfig {
             .to_vec(),
         }
     }
+}
+
+/// `da mcp`: what an agent connected over the Model Context Protocol may do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Let agents run plans with the `plan_run` tool (BigQuery costs money). Default: false.
+    pub allow_run: bool,
+    /// The only folder `plan_run` writes outputs under, relative to the config file. Without
+    /// it, plans that have outputs are refused (results are still returned to the agent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<PathBuf>,
 }

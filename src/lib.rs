@@ -6,6 +6,7 @@
 //! `main.rs` only parses the command line and calls [`run`].
 
 pub mod bigquery;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod demo;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;
+pub mod mcp;
 pub mod output;
 pub mod params;
 pub mod pipeline;
@@ -23,6 +25,7 @@ pub mod server;
 pub mod settings;
 pub mod source;
 pub mod validate;
+pub mod version;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -70,6 +73,7 @@ fn report_error_json(e: &Error, err: &mut dyn Write) {
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let color = use_color(cli.color);
     match cli.command {
         Command::Schema { which } => {
             let kind = match which {
@@ -93,7 +97,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
                 paths: args.paths,
                 format,
                 params: args.params,
-                color: format == OutputFormat::Human && use_color(),
+                color: format == OutputFormat::Human && color,
             };
             commands::check::run(&request, &settings, out)
         }
@@ -161,6 +165,23 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             };
             commands::query::run(&request, &settings, cancel_on_ctrl_c(), out, err)
         }
+        Command::Catalog(args) => {
+            let settings = Settings::resolve(&overrides(&args.config, args.db), &env)?;
+            let format = match args.format {
+                cli::CatalogFormat::Table => commands::catalog::Format::Table,
+                cli::CatalogFormat::Json => commands::catalog::Format::Json,
+            };
+            commands::catalog::run(&settings, format, out, err)
+        }
+        Command::Mcp(args) => {
+            let settings = Settings::resolve(&overrides(&args.config, args.db), &env)?;
+            commands::mcp::run(settings, out, err)
+        }
+        Command::Completions { shell } => {
+            commands::completions::run(shell, out)
+                .map_err(|e| Error::Usage(format!("cannot write: {e}")))?;
+            Ok(error::exit::OK)
+        }
     }
 }
 
@@ -198,8 +219,17 @@ fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
     flag
 }
 
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+/// The one place color is decided: `--color`, else a terminal without `NO_COLOR`
+/// (<https://no-color.org>: set and non-empty turns colors off).
+fn use_color(choice: cli::ColorChoice) -> bool {
+    match choice {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }
 
 /// The one place operational errors are written for humans: `error:`, its causes, and

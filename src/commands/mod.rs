@@ -1,6 +1,9 @@
 //! One file per subcommand. Each takes checked inputs and writers; none prints directly.
 
+pub mod catalog;
 pub mod check;
+pub mod completions;
+pub mod mcp;
 pub mod query;
 pub mod run;
 pub mod schema;

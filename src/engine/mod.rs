@@ -182,6 +182,11 @@ fn base_config(opts: &EngineOptions) -> duckdb::Result<Config> {
 }
 
 impl SealedEngine {
+    /// The databases, tables, views and columns this connection can read.
+    pub fn catalog(&self) -> Result<crate::catalog::Catalog, RunError> {
+        crate::catalog::read(&self.conn, &self.warnings)
+    }
+
     /// A handle that stops the running query from another thread (timeouts, Ctrl-C).
     pub fn interrupt_handle(&self) -> Arc<InterruptHandle> {
         self.conn.interrupt_handle()

@@ -4,7 +4,9 @@
 mod bigquery;
 mod bq_server;
 mod common;
+mod conventions;
 mod engine;
+mod mcp;
 mod plan_check;
 mod query;
 mod run;

@@ -1,0 +1,142 @@
+//! The rmcp side of `da mcp`: one `#[tool]` per tool. Input schemas come from the input
+//! types in `tools.rs`, output schemas from their `Json<T>` results; a failed call is a
+//! tool result with `isError: true` and a typed `ToolError` as its structured content.
+//!
+//! Blocking work (validation, DuckDB, BigQuery) runs on tokio's blocking pool so the
+//! protocol keeps answering while a plan runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio::sync::Semaphore;
+
+use super::Log;
+use super::tools::{
+    self, CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput, RunInput, RunOutput, ToolError,
+};
+use crate::catalog::Catalog;
+use crate::settings::Settings;
+
+/// The MCP server: settings fixed at start, tools routed by rmcp.
+#[derive(Clone)]
+pub struct DaServer {
+    settings: Arc<Settings>,
+    log: Log,
+    /// One plan run at a time: runs hold memory and may cost money.
+    runs: Arc<Semaphore>,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl DaServer {
+    pub fn new(settings: Settings, log: Log) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            log,
+            runs: Arc::new(Semaphore::new(1)),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Run `work` on the blocking pool and log how it ended.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        tool: &str,
+        work: impl FnOnce(&Settings) -> Result<T, ToolError> + Send + 'static,
+    ) -> Result<Json<T>, Json<ToolError>> {
+        let settings = self.settings.clone();
+        let result = tokio::task::spawn_blocking(move || work(&settings))
+            .await
+            .unwrap_or_else(|join| Err(tools::internal(join)));
+        match &result {
+            Ok(_) => self.log.line(format!("{tool}: ok")),
+            Err(e) => self
+                .log
+                .line(format!("{tool}: {}: {}", e.error_type, e.message)),
+        }
+        result.map(Json).map_err(Json)
+    }
+
+    #[tool(
+        description = "Validate a da plan offline (schema, SQL rules, aliases, parameters, templates) and return every diagnostic with line, column, JSON pointer and hint, exactly as `da plan check --format json`. `ok` is false when there is any error. Give the plan text in `plan` (with `syntax`) or a file in `path`.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn plan_check(
+        &self,
+        Parameters(input): Parameters<PlanInput>,
+    ) -> Result<Json<CheckOutput>, Json<ToolError>> {
+        self.blocking("plan_check", move |s| tools::check(s, &input))
+            .await
+    }
+
+    #[tool(
+        description = "Estimate what running a plan would cost (bytes processed, USD, alias schemas). Validates the plan first (an invalid plan is a `plan_invalid` error with its diagnostics). Estimates are not implemented yet: a valid plan gets `available: false` and the reason; no numbers are ever made up.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn plan_estimate(
+        &self,
+        Parameters(input): Parameters<PlanInput>,
+    ) -> Result<Json<EstimateOutput>, Json<ToolError>> {
+        self.blocking("plan_estimate", move |s| tools::estimate(s, &input))
+            .await
+    }
+
+    #[tool(
+        description = "Run a plan like `da plan run`: every alias prechecked against the row and memory limits, fetched from BigQuery (or the local warehouse), then the final DuckDB query, sandboxed. Returns columns and rows (at most `max_rows`, and never more than `max_result_rows`, with `truncated`). Output files are written only under the configured mcp.output_dir. Disabled unless the instance sets mcp.allow_run. Errors are typed: plan_invalid, row_limit, memory_limit, bq_error, query_error, timeout, run_disabled, output_not_allowed.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn plan_run(
+        &self,
+        Parameters(input): Parameters<RunInput>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<RunOutput>, Json<ToolError>> {
+        let Ok(_permit) = self.runs.clone().acquire_owned().await else {
+            return Err(Json(tools::internal("the run queue is closed")));
+        };
+        // A `notifications/cancelled` from the client stops the run as Ctrl-C would.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let ct = context.ct.clone();
+        let watcher = tokio::spawn(async move {
+            ct.cancelled().await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        let result = self
+            .blocking("plan_run", move |s| tools::run(s, &input, cancel))
+            .await;
+        watcher.abort();
+        result
+    }
+
+    #[tool(
+        description = "List the databases, tables, views and columns (with DuckDB types) that a plan's final SQL can read: the analytics database and its extracts, opened read-only exactly as a run opens them. `qualified_name` is how to write each table in SQL.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn catalog(&self) -> Result<Json<Catalog>, Json<ToolError>> {
+        self.blocking("catalog", tools::catalog).await
+    }
+
+    #[tool(
+        description = "The JSON schema (2020-12) of da plan files: every field, its type and what it means. Read it before writing a plan.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn plan_schema(&self) -> Result<Json<PlanSchemaOutput>, Json<ToolError>> {
+        self.blocking("plan_schema", |_| Ok(tools::plan_schema()))
+            .await
+    }
+}
+
+#[tool_handler(
+    router = self.tool_router,
+    name = "da",
+    instructions = "da runs declarative query plans: BigQuery subqueries (aliases) pulled into DuckDB, joined with local tables by one final DuckDB query. Work in a loop: read plan_schema and catalog, write a plan, plan_check it and fix every error, plan_estimate, then plan_run (if the instance allows runs). Parameters are values, never SQL text."
+)]
+impl ServerHandler for DaServer {}

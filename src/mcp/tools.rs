@@ -1,0 +1,574 @@
+//! What each MCP tool does, as plain synchronous functions over `Settings`: the same
+//! loading, validation, catalog and run code as the CLI, with inputs and outputs typed for
+//! JSON (their schemas are what `tools/list` shows an agent).
+//!
+//! Nothing here knows about rmcp; `server.rs` calls these on the blocking pool.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use arrow::record_batch::RecordBatch;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::diagnostic::FileReport;
+use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
+use crate::error::{Error, RunError};
+use crate::output::{self, Format};
+use crate::pipeline::RunOutcome;
+use crate::plan::{self, LoadFailure, LoadedPlan};
+use crate::settings::Settings;
+use crate::validate::{self, CheckedPlan};
+
+/// The syntax of plan text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanSyntax {
+    #[default]
+    Yaml,
+    Toml,
+}
+
+/// A plan, as text or as a file, with parameter values.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    /// The plan text (YAML or TOML, see `syntax`). Give either this or `path`.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// A plan file to read instead (its extension decides the syntax).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The syntax of `plan`: `yaml` (default) or `toml`.
+    #[serde(default)]
+    pub syntax: Option<PlanSyntax>,
+    /// Parameter values by name: strings, numbers or booleans, parsed by each parameter's
+    /// declared type. When any is given, required parameters without a value are errors.
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+}
+
+/// A plan to run, and how many result rows to send back.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    /// The plan text (YAML or TOML, see `syntax`). Give either this or `path`.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// A plan file to read instead (its extension decides the syntax).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The syntax of `plan`: `yaml` (default) or `toml`.
+    #[serde(default)]
+    pub syntax: Option<PlanSyntax>,
+    /// Parameter values by name: strings, numbers or booleans. Every required parameter
+    /// needs one.
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    /// Send back at most this many rows (the run itself and its output files are limited
+    /// only by `max_result_rows`).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub max_rows: Option<u64>,
+}
+
+/// The diagnostics of one plan, exactly as `da plan check --format json` reports them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckOutput {
+    /// True when the plan has no errors (warnings allowed).
+    #[serde(default)]
+    pub ok: bool,
+    /// One entry: `{path, ok, diagnostics: [{code, severity, message, line, column,
+    /// pointer, hint}]}`. `pointer` is a JSON pointer into the plan.
+    pub files: Vec<Value>,
+    /// `{files, ok, invalid, errors, warnings}`.
+    pub summary: Value,
+}
+
+/// Cost estimates for a valid plan, or why there are none.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EstimateOutput {
+    /// Whether the numbers below exist. False in this version: nothing is estimated yet.
+    pub available: bool,
+    /// Why estimates are not available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The plan's BigQuery aliases (the parts that will cost money).
+    pub aliases: Vec<String>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunOutput {
+    /// `local` or `bigquery`: where alias data came from.
+    pub backend: String,
+    pub columns: Vec<ColumnOut>,
+    /// The first `returned_rows` result rows, one object per row (JSON as `--format json`
+    /// writes it: decimals keep their digits, dates are `YYYY-MM-DD`).
+    pub rows: Vec<Map<String, Value>>,
+    /// Rows the final query produced (at most `max_result_rows`).
+    pub row_count: u64,
+    /// Rows in `rows` (fewer than `row_count` when `max_rows` cut them).
+    pub returned_rows: u64,
+    /// More rows existed than `max_result_rows` allowed.
+    pub truncated: bool,
+    /// Per-alias numbers: rows, columns, bytes, memory_mb, bytes_processed, timings.
+    pub aliases: Vec<Value>,
+    /// Files written, all under `mcp.output_dir`.
+    pub outputs: Vec<OutputFile>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ColumnOut {
+    pub name: String,
+    /// The Arrow type of the column (`Int64`, `Utf8`, `Date32`, `Decimal128(12, 2)`).
+    pub data_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OutputFile {
+    pub path: String,
+    pub format: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The JSON schema of plan files.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PlanSchemaOutput {
+    /// JSON Schema 2020-12, as `da schema plan` prints it.
+    pub schema: Value,
+}
+
+/// A failed tool call, typed like `da plan run`'s errors.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ToolError {
+    /// `plan_invalid`, `row_limit`, `memory_limit`, `bq_error`, `query_error`, `timeout`,
+    /// `unreadable_input`, `usage`, `run_disabled`, `output_not_allowed`, ...
+    pub error_type: String,
+    pub message: String,
+    /// Structured facts (`diagnostics` for an invalid plan; `alias`, `count`, `max`, ...).
+    pub details: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl ToolError {
+    pub fn new(error_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            message: message.into(),
+            details: Map::new(),
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl From<&Error> for ToolError {
+    fn from(e: &Error) -> Self {
+        let mut out = Self::new(e.error_type(), e.to_string());
+        match e {
+            Error::Run(run) => {
+                out.message.clone_from(&run.message);
+                out.details.clone_from(&run.details);
+                out.hint.clone_from(&run.hint);
+            }
+            Error::InvalidPlan(report) | Error::InvalidConfig(report) => {
+                out.details
+                    .insert("diagnostics".to_owned(), diagnostics_json(report));
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+impl From<Error> for ToolError {
+    fn from(e: Error) -> Self {
+        Self::from(&e)
+    }
+}
+
+impl From<RunError> for ToolError {
+    fn from(e: RunError) -> Self {
+        Self::from(Error::Run(e))
+    }
+}
+
+fn diagnostics_json(report: &FileReport) -> Value {
+    serde_json::to_value(&report.diagnostics).unwrap_or(Value::Null)
+}
+
+/// Where a plan comes from.
+enum Source {
+    /// In-memory text; the name's extension tells the parser the syntax.
+    Text {
+        name: &'static str,
+        text: String,
+    },
+    File(PathBuf),
+}
+
+impl Source {
+    fn of(
+        plan: Option<&str>,
+        path: Option<&str>,
+        syntax: Option<PlanSyntax>,
+    ) -> Result<Self, ToolError> {
+        match (plan, path) {
+            (Some(text), None) => Ok(Self::Text {
+                name: match syntax.unwrap_or_default() {
+                    PlanSyntax::Yaml => "<plan>.yaml",
+                    PlanSyntax::Toml => "<plan>.toml",
+                },
+                text: text.to_owned(),
+            }),
+            (None, Some(path)) => Ok(Self::File(PathBuf::from(path))),
+            (Some(_), Some(_)) => Err(ToolError::new(
+                "usage",
+                "give either `plan` or `path`, not both",
+            )),
+            (None, None) => Err(ToolError::new(
+                "usage",
+                "give the plan text in `plan`, or a plan file in `path`",
+            )),
+        }
+    }
+
+    /// Load and schema-check the plan (an unreadable file is `unreadable_input`).
+    fn load(&self) -> Result<LoadedPlan, Error> {
+        match self {
+            Self::Text { name, text } => {
+                plan::parse(Path::new(name), text).map_err(|r| Error::InvalidPlan(Box::new(r)))
+            }
+            Self::File(path) => plan::load(path).map_err(|failure| match failure {
+                LoadFailure::Unreadable(source) => Error::Read {
+                    path: path.clone(),
+                    source,
+                },
+                LoadFailure::Invalid(report) => Error::InvalidPlan(Box::new(report)),
+            }),
+        }
+    }
+}
+
+/// Parameter values as the CLI's `NAME=VALUE` pairs; only scalars make sense there.
+fn param_pairs(params: &BTreeMap<String, Value>) -> Result<Vec<(String, String)>, ToolError> {
+    params
+        .iter()
+        .map(|(name, value)| match value {
+            Value::String(s) => Ok((name.clone(), s.clone())),
+            Value::Number(_) | Value::Bool(_) => Ok((name.clone(), value.to_string())),
+            _ => Err(ToolError::new(
+                "usage",
+                format!("parameter `{name}` must be a string, number or boolean"),
+            )),
+        })
+        .collect()
+}
+
+/// `plan_check`: every diagnostic of a plan, as `da plan check --format json`.
+pub fn check(settings: &Settings, input: &PlanInput) -> Result<CheckOutput, ToolError> {
+    let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
+    let params = param_pairs(&input.params)?;
+    let ctx = settings.context(&params, !params.is_empty());
+    let report = match &source {
+        Source::File(path) => crate::commands::check::check_file(path, &ctx).0,
+        Source::Text { name, text } => match plan::parse(Path::new(name), text) {
+            Ok(loaded) => {
+                let diagnostics = validate::diagnostics(&loaded, &ctx);
+                plan::report(Path::new(name), text, diagnostics)
+            }
+            Err(report) => report,
+        },
+    };
+    // Through the JSON renderer itself, so the tool can never drift from the CLI.
+    let mut buf = Vec::new();
+    render(
+        std::slice::from_ref(&report),
+        OutputFormat::Json,
+        &RenderOptions::default(),
+        env!("CARGO_PKG_VERSION"),
+        &mut buf,
+    )
+    .map_err(|e| ToolError::new("internal_error", e.to_string()))?;
+    let mut out: CheckOutput = serde_json::from_slice(&buf)
+        .map_err(|e| ToolError::new("internal_error", e.to_string()))?;
+    out.ok = report.ok();
+    Ok(out)
+}
+
+/// `plan_estimate`: validate the plan; say plainly that no cost numbers exist yet.
+pub fn estimate(settings: &Settings, input: &PlanInput) -> Result<EstimateOutput, ToolError> {
+    let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
+    let params = param_pairs(&input.params)?;
+    let checked = checked_plan(settings, &source, &params, !params.is_empty())?;
+    Ok(EstimateOutput {
+        available: false,
+        reason: Some(
+            "cost estimates (bytes processed, USD, alias schemas) are not implemented in this \
+             version of da; the plan is valid"
+                .to_owned(),
+        ),
+        aliases: checked.aliases.iter().map(|a| a.name.clone()).collect(),
+    })
+}
+
+fn checked_plan(
+    settings: &Settings,
+    source: &Source,
+    params: &[(String, String)],
+    require_params: bool,
+) -> Result<CheckedPlan, ToolError> {
+    let loaded = source.load()?;
+    let ctx = settings.context(params, require_params);
+    validate::validate(&loaded, &ctx).map_err(|diagnostics| {
+        let report = plan::report(&loaded.path, &loaded.doc.text, diagnostics);
+        ToolError::from(Error::InvalidPlan(Box::new(report)))
+    })
+}
+
+/// `plan_run`: run a plan as `da plan run` does, writing outputs only under
+/// `mcp.output_dir`, and send the result rows back.
+pub fn run(
+    settings: &Settings,
+    input: &RunInput,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutput, ToolError> {
+    if !settings.config.mcp.allow_run {
+        return Err(
+            ToolError::new("run_disabled", "plan_run is disabled on this instance").hint(
+                "set `mcp.allow_run: true` in the instance configuration to let agents run plans",
+            ),
+        );
+    }
+    let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
+    let params = param_pairs(&input.params)?;
+    let checked = checked_plan(settings, &source, &params, true)?;
+    let output_dir = if checked.outputs.is_empty() {
+        None
+    } else {
+        Some(output_root(settings, &checked)?)
+    };
+    let outcome = execute(&checked, settings, output_dir.as_deref(), cancel)?;
+    run_output(&outcome, input.max_rows)
+}
+
+/// The one call into the run path: with a folder the plan's outputs are written under it,
+/// without one nothing is written.
+fn execute(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    output_dir: Option<&Path>,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutcome, Error> {
+    let Some(dir) = output_dir else {
+        return crate::commands::query::execute(checked, settings, false, cancel);
+    };
+    let source = crate::commands::run::alias_source(settings, &checked.name, &cancel)?;
+    Ok(crate::commands::run::run_checked(
+        checked,
+        settings,
+        source.as_ref(),
+        Some(dir),
+        false,
+        true,
+        cancel,
+    )?)
+}
+
+/// The configured output folder (relative to the config file), created and resolved, once
+/// every output of the plan is known to land inside it.
+fn output_root(settings: &Settings, checked: &CheckedPlan) -> Result<PathBuf, ToolError> {
+    let refuse = |message: String| {
+        ToolError::new("output_not_allowed", message)
+            .hint("set `mcp.output_dir` in the instance configuration, or remove the plan's `outputs` to get the rows back only")
+    };
+    let Some(configured) = &settings.config.mcp.output_dir else {
+        return Err(refuse(
+            "this plan writes files, and no mcp.output_dir is configured".to_owned(),
+        ));
+    };
+    let configured = match (&settings.config_path, configured.is_relative()) {
+        (Some(file), true) => file.parent().unwrap_or(Path::new("")).join(configured),
+        _ => configured.clone(),
+    };
+    std::fs::create_dir_all(&configured)
+        .and_then(|()| configured.canonicalize())
+        .map_err(|e| refuse(format!("cannot use {}: {e}", configured.display())))
+        .and_then(|root| {
+            for out in &checked.outputs {
+                if !stays_inside(&root, &out.relative) {
+                    return Err(refuse(format!(
+                        "output `{}` would be written outside {}",
+                        out.relative.display(),
+                        root.display()
+                    )));
+                }
+            }
+            Ok(root)
+        })
+}
+
+/// Whether `root/relative` is inside `root`: no `..`, no absolute part, and no symbolic
+/// link on the way that leads elsewhere (the deepest existing folder is resolved).
+fn stays_inside(root: &Path, relative: &Path) -> bool {
+    if !relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return false;
+    }
+    let mut existing = root.join(relative);
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return real.starts_with(root);
+        }
+        if !existing.pop() {
+            return false;
+        }
+    }
+}
+
+fn run_output(outcome: &RunOutcome, max_rows: Option<u64>) -> Result<RunOutput, ToolError> {
+    let result = &outcome.result;
+    let keep = max_rows.unwrap_or(u64::MAX).min(result.rows);
+    let batches = first_rows(&result.batches, keep);
+    let mut buf = Vec::new();
+    output::write(Format::Json, &result.schema, &batches, &mut buf)
+        .map_err(|e| ToolError::new("output_error", e.to_string()))?;
+    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&buf)
+        .map_err(|e| ToolError::new("internal_error", e.to_string()))?;
+    Ok(RunOutput {
+        backend: outcome.backend.to_owned(),
+        columns: result
+            .schema
+            .fields()
+            .iter()
+            .map(|f| ColumnOut {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+            })
+            .collect(),
+        returned_rows: rows.len() as u64,
+        rows,
+        row_count: result.rows,
+        truncated: result.truncated,
+        aliases: outcome
+            .aliases
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
+            .collect(),
+        outputs: outcome
+            .outputs
+            .iter()
+            .map(|w| OutputFile {
+                path: w.path.display().to_string(),
+                format: w.format.name().to_owned(),
+                rows: w.rows,
+                bytes: w.bytes,
+                sha256: w.sha256.clone(),
+            })
+            .collect(),
+        warnings: outcome.warnings.clone(),
+    })
+}
+
+/// The first `n` rows of a result, as batches.
+fn first_rows(batches: &[RecordBatch], n: u64) -> Vec<RecordBatch> {
+    let mut left = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for batch in batches {
+        if left == 0 {
+            break;
+        }
+        let take = batch.num_rows().min(left);
+        out.push(batch.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+/// `catalog`: what a plan's final SQL can read.
+pub fn catalog(settings: &Settings) -> Result<crate::catalog::Catalog, ToolError> {
+    Ok(crate::catalog::load(settings)?)
+}
+
+/// `plan_schema`: the JSON schema of plan files.
+pub fn plan_schema() -> PlanSchemaOutput {
+    PlanSchemaOutput {
+        schema: crate::schema::schema(crate::schema::Kind::Plan).clone(),
+    }
+}
+
+/// A tool that failed in an unexpected way (a panic on the blocking pool).
+pub fn internal(message: impl std::fmt::Display) -> ToolError {
+    ToolError::new(
+        "internal_error",
+        format!("the tool failed unexpectedly: {message}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_comes_from_exactly_one_of_text_and_path() {
+        let err = |plan, path| Source::of(plan, path, None).err().unwrap().message;
+        assert!(err(None, None).contains("give the plan text"));
+        assert!(err(Some("x"), Some("p.yaml")).contains("not both"));
+        assert!(matches!(
+            Source::of(Some("x"), None, Some(PlanSyntax::Toml)),
+            Ok(Source::Text {
+                name: "<plan>.toml",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn parameters_are_scalars() {
+        let mut params = BTreeMap::new();
+        params.insert("n".to_owned(), Value::from(3));
+        params.insert("s".to_owned(), Value::from("2026-01-01"));
+        params.insert("b".to_owned(), Value::from(true));
+        assert_eq!(
+            param_pairs(&params).unwrap(),
+            [
+                ("b".to_owned(), "true".to_owned()),
+                ("n".to_owned(), "3".to_owned()),
+                ("s".to_owned(), "2026-01-01".to_owned())
+            ]
+        );
+        params.insert("l".to_owned(), serde_json::json!([1]));
+        assert_eq!(param_pairs(&params).unwrap_err().error_type, "usage");
+    }
+
+    #[test]
+    fn outputs_may_not_leave_the_folder_even_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("out");
+        std::fs::create_dir_all(&root).unwrap();
+        let root = root.canonicalize().unwrap();
+        assert!(stays_inside(&root, Path::new("a/b.csv")));
+        assert!(!stays_inside(&root, Path::new("../b.csv")));
+        assert!(!stays_inside(&root, Path::new("/etc/passwd")));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path(), root.join("up")).unwrap();
+            assert!(!stays_inside(&root, Path::new("up/b.csv")));
+        }
+    }
+}
