@@ -5,6 +5,7 @@ mod bigquery;
 mod bq_server;
 mod common;
 mod conventions;
+mod docs;
 mod engine;
 mod mcp;
 mod plan_check;
