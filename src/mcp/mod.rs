@@ -4,7 +4,8 @@
 //!
 //! - `server.rs`: the rmcp tool router (schemas, descriptions, async glue);
 //! - `tools.rs`: what each tool does, synchronous and free of rmcp, so it is unit-tested
-//!   directly and stays a thin layer over the same code as the CLI.
+//!   directly and stays a thin layer over the same code as the CLI;
+//! - `types.rs`: the tools' inputs, outputs and typed error, with their JSON schemas.
 //!
 //! Stdout carries protocol messages only, and this is built in rather than hoped for: the
 //! server writes into an in-process pipe, and [`serve`] copies that pipe, and nothing else,
@@ -12,6 +13,7 @@
 
 mod server;
 mod tools;
+mod types;
 
 use std::io::Write;
 
@@ -22,7 +24,7 @@ use crate::error::{Error, exit};
 use crate::settings::Settings;
 
 pub use server::DaServer;
-pub use tools::{
+pub use types::{
     CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
     RunInput, RunOutput, ToolError,
 };

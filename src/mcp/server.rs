@@ -15,8 +15,10 @@ use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio::sync::Semaphore;
 
 use super::Log;
-use super::tools::{
-    self, CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput, RunInput, RunOutput, ToolError,
+use super::tools;
+use super::types::{
+    CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput, RunInput, RunOutput, ToolError,
+    internal,
 };
 use crate::catalog::Catalog;
 use crate::settings::Settings;
@@ -51,7 +53,7 @@ impl DaServer {
         let settings = self.settings.clone();
         let result = tokio::task::spawn_blocking(move || work(&settings))
             .await
-            .unwrap_or_else(|join| Err(tools::internal(join)));
+            .unwrap_or_else(|join| Err(internal(join)));
         match &result {
             Ok(_) => self.log.line(format!("{tool}: ok")),
             Err(e) => self
@@ -99,7 +101,7 @@ impl DaServer {
         context: RequestContext<RoleServer>,
     ) -> Result<Json<RunOutput>, Json<ToolError>> {
         let Ok(_permit) = self.runs.clone().acquire_owned().await else {
-            return Err(Json(tools::internal("the run queue is closed")));
+            return Err(Json(internal("the run queue is closed")));
         };
         // A `notifications/cancelled` from the client stops the run as Ctrl-C would.
         let cancel = Arc::new(AtomicBool::new(false));

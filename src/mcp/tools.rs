@@ -1,6 +1,5 @@
 //! What each MCP tool does, as plain synchronous functions over `Settings`: the same
-//! loading, validation, catalog and run code as the CLI, with inputs and outputs typed for
-//! JSON (their schemas are what `tools/list` shows an agent).
+//! loading, validation, catalog and run code as the CLI.
 //!
 //! Nothing here knows about rmcp; `server.rs` calls these on the blocking pool.
 
@@ -10,205 +9,19 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use arrow::record_batch::RecordBatch;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::diagnostic::FileReport;
+use super::types::{
+    CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
+    RunInput, RunOutput, ToolError,
+};
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
-use crate::error::{Error, RunError};
+use crate::error::Error;
 use crate::output::{self, Format};
 use crate::pipeline::RunOutcome;
 use crate::plan::{self, LoadFailure, LoadedPlan};
 use crate::settings::Settings;
 use crate::validate::{self, CheckedPlan};
-
-/// The syntax of plan text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PlanSyntax {
-    #[default]
-    Yaml,
-    Toml,
-}
-
-/// A plan, as text or as a file, with parameter values.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanInput {
-    /// The plan text (YAML or TOML, see `syntax`). Give either this or `path`.
-    #[serde(default)]
-    pub plan: Option<String>,
-    /// A plan file to read instead (its extension decides the syntax).
-    #[serde(default)]
-    pub path: Option<String>,
-    /// The syntax of `plan`: `yaml` (default) or `toml`.
-    #[serde(default)]
-    pub syntax: Option<PlanSyntax>,
-    /// Parameter values by name: strings, numbers or booleans, parsed by each parameter's
-    /// declared type. When any is given, required parameters without a value are errors.
-    #[serde(default)]
-    pub params: BTreeMap<String, Value>,
-}
-
-/// A plan to run, and how many result rows to send back.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunInput {
-    /// The plan text (YAML or TOML, see `syntax`). Give either this or `path`.
-    #[serde(default)]
-    pub plan: Option<String>,
-    /// A plan file to read instead (its extension decides the syntax).
-    #[serde(default)]
-    pub path: Option<String>,
-    /// The syntax of `plan`: `yaml` (default) or `toml`.
-    #[serde(default)]
-    pub syntax: Option<PlanSyntax>,
-    /// Parameter values by name: strings, numbers or booleans. Every required parameter
-    /// needs one.
-    #[serde(default)]
-    pub params: BTreeMap<String, Value>,
-    /// Send back at most this many rows (the run itself and its output files are limited
-    /// only by `max_result_rows`).
-    #[serde(default)]
-    #[schemars(range(min = 1))]
-    pub max_rows: Option<u64>,
-}
-
-/// The diagnostics of one plan, exactly as `da plan check --format json` reports them.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct CheckOutput {
-    /// True when the plan has no errors (warnings allowed).
-    #[serde(default)]
-    pub ok: bool,
-    /// One entry: `{path, ok, diagnostics: [{code, severity, message, line, column,
-    /// pointer, hint}]}`. `pointer` is a JSON pointer into the plan.
-    pub files: Vec<Value>,
-    /// `{files, ok, invalid, errors, warnings}`.
-    pub summary: Value,
-}
-
-/// Cost estimates for a valid plan, or why there are none.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct EstimateOutput {
-    /// Whether the numbers below exist. False in this version: nothing is estimated yet.
-    pub available: bool,
-    /// Why estimates are not available.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The plan's BigQuery aliases (the parts that will cost money).
-    pub aliases: Vec<String>,
-}
-
-/// The result of a run.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct RunOutput {
-    /// `local` or `bigquery`: where alias data came from.
-    pub backend: String,
-    pub columns: Vec<ColumnOut>,
-    /// The first `returned_rows` result rows, one object per row (JSON as `--format json`
-    /// writes it: decimals keep their digits, dates are `YYYY-MM-DD`).
-    pub rows: Vec<Map<String, Value>>,
-    /// Rows the final query produced (at most `max_result_rows`).
-    pub row_count: u64,
-    /// Rows in `rows` (fewer than `row_count` when `max_rows` cut them).
-    pub returned_rows: u64,
-    /// More rows existed than `max_result_rows` allowed.
-    pub truncated: bool,
-    /// Per-alias numbers: rows, columns, bytes, memory_mb, bytes_processed, timings.
-    pub aliases: Vec<Value>,
-    /// Files written, all under `mcp.output_dir`.
-    pub outputs: Vec<OutputFile>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ColumnOut {
-    pub name: String,
-    /// The Arrow type of the column (`Int64`, `Utf8`, `Date32`, `Decimal128(12, 2)`).
-    pub data_type: String,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct OutputFile {
-    pub path: String,
-    pub format: String,
-    pub rows: u64,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// The JSON schema of plan files.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct PlanSchemaOutput {
-    /// JSON Schema 2020-12, as `da schema plan` prints it.
-    pub schema: Value,
-}
-
-/// A failed tool call, typed like `da plan run`'s errors.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct ToolError {
-    /// `plan_invalid`, `row_limit`, `memory_limit`, `bq_error`, `query_error`, `timeout`,
-    /// `unreadable_input`, `usage`, `run_disabled`, `output_not_allowed`, ...
-    pub error_type: String,
-    pub message: String,
-    /// Structured facts (`diagnostics` for an invalid plan; `alias`, `count`, `max`, ...).
-    pub details: Map<String, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-}
-
-impl ToolError {
-    pub fn new(error_type: &str, message: impl Into<String>) -> Self {
-        Self {
-            error_type: error_type.to_owned(),
-            message: message.into(),
-            details: Map::new(),
-            hint: None,
-        }
-    }
-
-    #[must_use]
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl From<&Error> for ToolError {
-    fn from(e: &Error) -> Self {
-        let mut out = Self::new(e.error_type(), e.to_string());
-        match e {
-            Error::Run(run) => {
-                out.message.clone_from(&run.message);
-                out.details.clone_from(&run.details);
-                out.hint.clone_from(&run.hint);
-            }
-            Error::InvalidPlan(report) | Error::InvalidConfig(report) => {
-                out.details
-                    .insert("diagnostics".to_owned(), diagnostics_json(report));
-            }
-            _ => {}
-        }
-        out
-    }
-}
-
-impl From<Error> for ToolError {
-    fn from(e: Error) -> Self {
-        Self::from(&e)
-    }
-}
-
-impl From<RunError> for ToolError {
-    fn from(e: RunError) -> Self {
-        Self::from(Error::Run(e))
-    }
-}
-
-fn diagnostics_json(report: &FileReport) -> Value {
-    serde_json::to_value(&report.diagnostics).unwrap_or(Value::Null)
-}
 
 /// Where a plan comes from.
 enum Source {
@@ -234,7 +47,24 @@ impl Source {
                 },
                 text: text.to_owned(),
             }),
-            (None, Some(path)) => Ok(Self::File(PathBuf::from(path))),
+            (None, Some(path)) => {
+                // Only plan files: diagnostics quote bits of what they read, and a tool
+                // should not become a way to peek into arbitrary files.
+                let path = PathBuf::from(path);
+                let is_plan = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    ["yaml", "yml", "toml"].contains(&e.to_ascii_lowercase().as_str())
+                });
+                if !is_plan {
+                    return Err(ToolError::new(
+                        "usage",
+                        format!(
+                            "`{}` is not a plan file (.yaml, .yml or .toml)",
+                            path.display()
+                        ),
+                    ));
+                }
+                Ok(Self::File(path))
+            }
             (Some(_), Some(_)) => Err(ToolError::new(
                 "usage",
                 "give either `plan` or `path`, not both",
@@ -512,14 +342,6 @@ pub fn plan_schema() -> PlanSchemaOutput {
     }
 }
 
-/// A tool that failed in an unexpected way (a panic on the blocking pool).
-pub fn internal(message: impl std::fmt::Display) -> ToolError {
-    ToolError::new(
-        "internal_error",
-        format!("the tool failed unexpectedly: {message}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,6 +350,8 @@ mod tests {
     fn a_plan_comes_from_exactly_one_of_text_and_path() {
         let err = |plan, path| Source::of(plan, path, None).err().unwrap().message;
         assert!(err(None, None).contains("give the plan text"));
+        assert!(err(None, Some("/etc/passwd")).contains("not a plan file"));
+        assert!(Source::of(None, Some("plans/P.YML"), None).is_ok());
         assert!(err(Some("x"), Some("p.yaml")).contains("not both"));
         assert!(matches!(
             Source::of(Some("x"), None, Some(PlanSyntax::Toml)),

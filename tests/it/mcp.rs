@@ -237,6 +237,10 @@ fn plan_check_reports_what_the_cli_reports() {
     let (is_error, err) = session.call("plan_check", json!({}));
     assert!(is_error);
     assert_eq!(err["error_type"], "usage", "{err}");
+    // Only plan files are read: the tool is no way to peek into other files.
+    let (is_error, err) = session.call("plan_check", json!({"path": "/etc/passwd"}));
+    assert!(is_error);
+    assert_eq!(err["error_type"], "usage", "{err}");
     // A parameter that is not a scalar is refused the same way.
     let (is_error, err) = session.call(
         "plan_check",
