@@ -703,7 +703,7 @@ checked 2 files: 1 ok, 1 invalid (2 errors, 1 warning)
             path: "C:/plans/a,b 100%.yaml".into(),
             source: None,
             diagnostics: vec![
-                Diagnostic::error("bad", "50% off: a,b\r\nnext")
+                Diagnostic::error("invalid_value", "50% off: a,b\r\nnext")
                     .at(1, 2)
                     .hint("x%0Ay"),
             ],
@@ -719,7 +719,7 @@ checked 2 files: 1 ok, 1 invalid (2 errors, 1 warning)
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "::error file=C%3A/plans/a%2Cb 100%25.yaml,line=1,col=2,title=bad::\
+            "::error file=C%3A/plans/a%2Cb 100%25.yaml,line=1,col=2,title=invalid_value::\
              50%25 off: a,b%0D%0Anext%0Ax%250Ay\n"
         );
     }
