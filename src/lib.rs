@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod diagnostic;
+pub mod dialect;
 pub mod engine;
 pub mod error;
 pub mod output;
