@@ -3,6 +3,9 @@
 //! It answers BigQuery REST calls from the Parquet warehouse (the same code the tests use)
 //! and prints `BIGQUERY_EMULATOR_HOST=127.0.0.1:PORT` once it listens.
 
+// An example program: the terminal is its edge.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 #[allow(dead_code)]
 #[path = "../tests/it/bq_server.rs"]
 mod bq_server;

@@ -1,6 +1,9 @@
 //! Build the demo warehouse the README example runs on:
 //! `examples/warehouse/` (Parquet, read by the local backend) and `examples/analytics.duckdb`.
 
+// An example program: the terminal is its edge.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 use std::process::ExitCode;
 

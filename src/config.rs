@@ -3,9 +3,26 @@
 //! environment and flags in `settings.rs`.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::{Compiled, Kind};
+
+/// `bigquery.max_bytes_billed` when the configuration does not set it: 100 GiB.
+pub const DEFAULT_MAX_BYTES_BILLED: u64 = 100 * 1024 * 1024 * 1024;
+
+/// The configuration format's JSON schema, generated from `InstanceConfig`.
+pub fn json_schema() -> &'static Compiled {
+    static SCHEMA: OnceLock<Compiled> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        Compiled::new(
+            Kind::Config,
+            schemars::schema_for!(InstanceConfig).to_value(),
+        )
+    })
+}
 
 /// The whole instance configuration. Every section and key is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -13,7 +30,7 @@ use serde::{Deserialize, Serialize};
 #[schemars(title = "da instance configuration", extend("$id" = "https://da.dev/schemas/config.schema.json"))]
 pub struct InstanceConfig {
     #[serde(default)]
-    pub remote_query: RemoteQueryConfig,
+    pub remote_query: Limits,
     #[serde(default)]
     pub bigquery: BigQueryConfig,
     #[serde(default)]
@@ -71,30 +88,38 @@ impl Default for ServerConfig {
     }
 }
 
-/// The reference system's limit keys, with its defaults.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+/// The limits of a run (the reference system's `remote_query` keys, with its defaults).
+/// The instance sets them; plans and aliases may only tighten them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub struct RemoteQueryConfig {
+pub struct Limits {
     /// Maximum rows one alias may bring in (COUNT precheck; more is `row_limit`).
     #[schemars(range(min = 1))]
     pub max_bq_registration_rows: u64,
     /// Maximum memory one alias may take, in MiB (estimate, then real size; `memory_limit`).
     #[schemars(range(min = 1))]
     pub max_memory_mb: u64,
-    /// Maximum rows in the final result; more sets `truncated`.
+    /// Maximum rows of the final result that are shown (terminal table, `da query`, HTTP);
+    /// more sets `truncated`. Output files always hold the whole result.
     #[schemars(range(min = 1))]
     pub max_result_rows: u64,
+    /// Maximum rows a plan's output files may hold; more fails the run with `row_limit`
+    /// and leaves the previous files intact. Default: unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_output_rows: Option<u64>,
     /// Wall-clock limit for a whole run, in seconds (`timeout`).
     #[schemars(range(min = 1))]
     pub timeout_seconds: u64,
 }
 
-impl Default for RemoteQueryConfig {
+impl Default for Limits {
     fn default() -> Self {
         Self {
             max_bq_registration_rows: 500_000,
             max_memory_mb: 2048,
             max_result_rows: 100_000,
+            max_output_rows: None,
             timeout_seconds: 300,
         }
     }
@@ -138,6 +163,11 @@ pub struct BigQueryConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrency: Option<u32>,
+    /// Cap on the bytes billed by every BigQuery job da starts (`maximumBytesBilled`);
+    /// plans and aliases may only tighten it. Default: 100 GiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_bytes_billed: Option<u64>,
     /// Dry-run every alias before the COUNT precheck (schema and bytes processed). Turn it
     /// off for endpoints that lack dry runs. Default: true.
     #[serde(skip_serializing_if = "Option::is_none")]

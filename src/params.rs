@@ -11,8 +11,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use minijinja::value::Value as JinjaValue;
 use minijinja::{Environment, UndefinedBehavior};
 
+use crate::dialect::{SqlDialect, is_identifier};
 use crate::plan::model::{ParamSpec, ParamType};
-use crate::validate::sql::{SqlDialect, is_identifier};
 
 /// A parameter value, parsed by its declared type.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,18 +1,23 @@
 //! The run pipeline: precheck every alias in parallel, fetch and register them, seal the
 //! engine, run the final step, write the outputs. It sends `Event`s; reporters print them.
+//!
+//! Each phase is one function whose input is the previous phase's output type, and every
+//! phase boundary asks the run's one `Deadline` whether to go on.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::engine::{Engine, EngineOptions, QueryResult, Stop};
+use crate::deadline::Deadline;
+use crate::engine::{BatchSink, Collect, Engine, EngineOptions, QueryResult, SealedEngine};
 use crate::error::{ErrorType, RunError};
-use crate::output::{self, WrittenFile};
-use crate::source::{AliasSource, Fetched, Precheck, estimate_bytes, mib};
+use crate::output::{self, FileSet, WrittenFile};
+use crate::source::{AliasSource, Estimate, Fetched, Precheck, estimate_bytes, mib};
 use crate::validate::{CheckedAlias, CheckedPlan};
 
 /// Progress of a run, for reporters (progress bars, logs). Sent from several threads.
@@ -73,44 +78,94 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Where outputs go and when to give up.
+/// Where outputs go and how much may run at once.
 pub struct RunOptions<'a> {
     pub engine: EngineOptions,
+    /// Values of the remote-attach token variables (from the settings' snapshot).
+    pub tokens: BTreeMap<String, String>,
     /// Aliases prechecked and fetched at once.
     pub concurrency: usize,
     /// Replaces the plan's folder as the base of output paths.
     pub output_dir: Option<&'a Path>,
     /// Write the plan's outputs (false for plans sent over HTTP).
     pub write_outputs: bool,
-    pub cancel: Arc<AtomicBool>,
+    /// The run's time budget and cancel flag, shared with the alias source.
+    pub deadline: Deadline,
 }
 
-/// Run a checked plan end to end.
+/// Every alias of a plan, prechecked and within its limits. Only `precheck` builds one,
+/// so nothing is downloaded before every alias passed.
+pub struct Prechecked<'p> {
+    aliases: Vec<PrecheckedAlias<'p>>,
+}
+
+/// An alias with what its backend could say for free.
+struct EstimatedAlias<'p> {
+    alias: &'p CheckedAlias,
+    estimate: Estimate,
+    estimate_ms: u64,
+}
+
+struct PrecheckedAlias<'p> {
+    alias: &'p CheckedAlias,
+    precheck: Precheck,
+    /// Its (empty) table already exists with the precheck's schema (made for the bind).
+    table_ready: bool,
+    precheck_ms: u64,
+}
+
+/// An alias's data, downloaded and within its memory limit.
+struct FetchedAlias<'p> {
+    pre: PrecheckedAlias<'p>,
+    data: Fetched,
+    fetch_ms: u64,
+}
+
+type Events<'e> = &'e (dyn Fn(Event) + Sync);
+
+/// Run a checked plan end to end: precheck, fetch, register, the final step, outputs.
 pub fn run(
     plan: &CheckedPlan,
     source: &dyn AliasSource,
     opts: &RunOptions<'_>,
-    events: &(dyn Fn(Event) + Sync),
+    events: Events<'_>,
 ) -> Result<RunOutcome, RunError> {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(plan.limits.timeout_seconds);
-    let check = |phase: &str| -> Result<(), RunError> {
-        if opts.cancel.load(Ordering::Relaxed) {
-            return Err(
-                RunError::new(ErrorType::Timeout, format!("interrupted during {phase}"))
-                    .detail("interrupted", true),
-            );
-        }
-        if Instant::now() >= deadline {
-            return Err(timeout(plan, phase));
-        }
-        Ok(())
+    let deadline = &opts.deadline;
+    let pool = alias_pool(opts.concurrency)?;
+    let estimated = estimate(plan, source, &pool);
+    deadline.check("dry runs")?;
+    let estimated = estimated?;
+    // The engine opens (and is sealed) before anything is billed: a missing analytics
+    // database or a final step that does not bind costs nothing.
+    let engine = Engine::open(&opts.engine, &|name| opts.tokens.get(name).cloned())?.seal()?;
+    // From here on the engine's warnings (extracts, re-attach) travel with any failure.
+    let warnings = engine.warnings.clone();
+    let on_engine = || -> Result<RunOutcome, RunError> {
+        bind(&engine, plan, &estimated)?;
+        let prechecked = precheck(estimated, source, &pool, events);
+        deadline.check("prechecks")?;
+        let fetched = fetch(prechecked?, source, &pool, events);
+        deadline.check("fetch")?;
+        let aliases = register(&engine, fetched?, events)?;
+        deadline.check("registration")?;
+        let (result, outputs, final_ms) = final_step(&engine, plan, opts, events)?;
+        Ok(RunOutcome {
+            backend: source.label(),
+            aliases,
+            result,
+            final_ms,
+            outputs,
+            warnings: warnings.clone(),
+        })
     };
+    on_engine().map_err(|e| e.with_warnings(&warnings))
+}
 
-    // Alias work waits on the network, not the CPU: its own pool, sized by configuration
-    // rather than by core count, bounds how many BigQuery calls are in flight.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.concurrency.max(1))
+/// Alias work waits on the network, not the CPU: its own pool, sized by configuration
+/// rather than by core count, bounds how many backend calls are in flight.
+fn alias_pool(concurrency: usize) -> Result<rayon::ThreadPool, RunError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(concurrency.max(1))
         .thread_name(|i| format!("da-alias-{i}"))
         .build()
         .map_err(|e| {
@@ -118,171 +173,374 @@ pub fn run(
                 ErrorType::QueryError,
                 format!("cannot start worker threads: {e}"),
             )
-        })?;
+        })
+}
 
-    // Phase 1: every alias is prechecked; nothing is fetched unless all pass.
-    let prechecks: Vec<(Result<Precheck, RunError>, u64)> = pool.install(|| {
-        plan.aliases
+/// Phase 1: every alias estimated side by side (BigQuery: dry runs, which bill nothing).
+fn estimate<'p>(
+    plan: &'p CheckedPlan,
+    source: &dyn AliasSource,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<EstimatedAlias<'p>>, RunError> {
+    let results: Vec<Result<EstimatedAlias<'p>, RunError>> = pool.install(|| {
+        plan.aliases()
             .par_iter()
             .map(|alias| {
-                events(Event::PrecheckStarted {
-                    alias: alias.name.clone(),
-                });
                 let t = Instant::now();
-                let result = source.precheck(alias).and_then(|p| within_limits(alias, p));
-                if let Ok(p) = &result {
-                    events(Event::PrecheckDone {
-                        alias: alias.name.clone(),
-                        rows: p.rows,
-                        estimated_mb: mib(estimate_bytes(&p.schema, p.rows)),
-                    });
-                }
-                (result, elapsed_ms(t))
+                let estimate = source.estimate(alias)?;
+                Ok(EstimatedAlias {
+                    alias,
+                    estimate,
+                    estimate_ms: elapsed_ms(t),
+                })
             })
             .collect()
     });
-    check("prechecks")?;
-    let failures: Vec<&RunError> = prechecks
-        .iter()
-        .filter_map(|(r, _)| r.as_ref().err())
-        .collect();
-    if !failures.is_empty() {
-        return Err(combine(&failures));
-    }
+    all_ok(results)
+}
 
-    // Phase 1b: fetch in parallel, enforce the memory limit on the real size.
-    let fetched: Vec<Result<(Fetched, u64), RunError>> = pool.install(|| {
-        plan.aliases
-            .par_iter()
-            .map(|alias| {
+/// Phase 2: the final step bound against empty tables of the aliases' estimated shapes,
+/// before anything is billed. Skipped when a shape is unknown (dry runs turned off).
+fn bind(
+    engine: &SealedEngine,
+    plan: &CheckedPlan,
+    estimated: &[EstimatedAlias<'_>],
+) -> Result<(), RunError> {
+    let mut shapes = Vec::new();
+    for e in estimated {
+        let Some(schema) = &e.estimate.schema else {
+            return Ok(());
+        };
+        engine.create_alias_table(e.alias.name(), schema)?;
+        shapes.push((e.alias.name(), schema));
+    }
+    engine
+        .bind(plan.final_step())
+        .map_err(|err| bind_error(err, &shapes))
+}
+
+/// A binder error with what the aliases really hold: their columns, and the closest one to
+/// a misspelt name.
+fn bind_error(mut err: RunError, shapes: &[(&str, &SchemaRef)]) -> RunError {
+    let columns: serde_json::Map<String, serde_json::Value> = shapes
+        .iter()
+        .map(|(name, schema)| {
+            let cols: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            ((*name).to_owned(), serde_json::json!(cols))
+        })
+        .collect();
+    let all: Vec<String> = shapes
+        .iter()
+        .flat_map(|(_, s)| s.fields().iter().map(|f| f.name().clone()))
+        .collect();
+    let named = err.message.split('"').nth(1).unwrap_or_default().to_owned();
+    let close = crate::schema::closest(&named, &all).filter(|c| *c != named);
+    let listed = shapes
+        .iter()
+        .map(|(name, schema)| {
+            let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            format!("{name}({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hint = match close {
+        Some(c) => format!("did you mean `{c}`? The aliases hold: {listed}"),
+        None if shapes.is_empty() => {
+            "check the table and column names against the analytics database".to_owned()
+        }
+        None => format!("the aliases hold: {listed}"),
+    };
+    if let Some(line) = err
+        .message
+        .split("LINE ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.trim().parse::<u64>().ok())
+    {
+        err = err.detail("line", line);
+    }
+    err.message = format!(
+        "{} (nothing was billed or downloaded)",
+        err.message.lines().next().unwrap_or_default()
+    );
+    err.detail("alias_columns", columns).hint(hint)
+}
+
+/// Phase 3: every alias is prechecked side by side; nothing is fetched unless all pass.
+fn precheck<'p>(
+    estimated: Vec<EstimatedAlias<'p>>,
+    source: &dyn AliasSource,
+    pool: &rayon::ThreadPool,
+    events: Events<'_>,
+) -> Result<Prechecked<'p>, RunError> {
+    let results: Vec<Result<PrecheckedAlias<'p>, RunError>> = pool.install(|| {
+        estimated
+            .into_par_iter()
+            .map(
+                |EstimatedAlias {
+                     alias,
+                     estimate,
+                     estimate_ms,
+                 }| {
+                    events(Event::PrecheckStarted {
+                        alias: alias.name().to_owned(),
+                    });
+                    let t = Instant::now();
+                    let precheck = source
+                        .precheck(alias, &estimate)
+                        .and_then(|p| within_limits(alias, p))?;
+                    events(Event::PrecheckDone {
+                        alias: alias.name().to_owned(),
+                        rows: precheck.rows,
+                        estimated_mb: mib(estimate_bytes(&precheck.schema, precheck.rows)),
+                    });
+                    Ok(PrecheckedAlias {
+                        alias,
+                        table_ready: estimate.schema.as_ref() == Some(&precheck.schema),
+                        precheck,
+                        precheck_ms: estimate_ms + elapsed_ms(t),
+                    })
+                },
+            )
+            .collect()
+    });
+    Ok(Prechecked {
+        aliases: all_ok(results)?,
+    })
+}
+
+/// Phase 4: fetch side by side; the memory limit is enforced again on the real size.
+fn fetch<'p>(
+    prechecked: Prechecked<'p>,
+    source: &dyn AliasSource,
+    pool: &rayon::ThreadPool,
+    events: Events<'_>,
+) -> Result<Vec<FetchedAlias<'p>>, RunError> {
+    let results: Vec<Result<FetchedAlias<'p>, RunError>> = pool.install(|| {
+        prechecked
+            .aliases
+            .into_par_iter()
+            .map(|pre| {
                 let t = Instant::now();
-                let f = source.fetch(alias)?;
-                let mb = mib(f.bytes);
+                let data = source.fetch(pre.alias)?;
+                let mb = mib(data.bytes);
                 #[allow(clippy::cast_precision_loss)]
-                if mb > alias.max_memory_mb as f64 {
-                    return Err(memory_limit(alias, mb, "fetched data takes"));
+                if mb > pre.alias.max_memory_mb() as f64 {
+                    return Err(memory_limit(pre.alias, mb, "fetched data takes"));
                 }
                 events(Event::FetchDone {
-                    alias: alias.name.clone(),
-                    rows: f.rows,
-                    bytes: f.bytes,
+                    alias: pre.alias.name().to_owned(),
+                    rows: data.rows,
+                    bytes: data.bytes,
                 });
-                Ok((f, elapsed_ms(t)))
+                Ok(FetchedAlias {
+                    pre,
+                    data,
+                    fetch_ms: elapsed_ms(t),
+                })
             })
             .collect()
     });
-    check("fetch")?;
-    let fetch_failures: Vec<&RunError> = fetched.iter().filter_map(|r| r.as_ref().err()).collect();
-    if !fetch_failures.is_empty() {
-        return Err(combine(&fetch_failures));
-    }
+    all_ok(results)
+}
 
-    let engine = Engine::open(&opts.engine, &|name| std::env::var(name).ok())?;
+/// Phase 5: register every alias as a table beside the analytics database.
+fn register(
+    engine: &SealedEngine,
+    fetched: Vec<FetchedAlias<'_>>,
+    events: Events<'_>,
+) -> Result<Vec<AliasStats>, RunError> {
     let mut stats = Vec::new();
-    for ((alias, (pre, precheck_ms)), got) in plan.aliases.iter().zip(prechecks).zip(fetched) {
-        let (pre, (data, fetch_ms)) = (pre?, got?);
+    for FetchedAlias {
+        pre,
+        data,
+        fetch_ms,
+    } in fetched
+    {
+        let name = pre.alias.name();
         let t = Instant::now();
         let (rows, bytes, columns) = (data.rows, data.bytes, data.schema.fields().len());
-        engine.register(&alias.name, &data.schema, data.batches)?;
+        if !pre.table_ready || data.schema != pre.precheck.schema {
+            engine.create_alias_table(name, &data.schema)?;
+        }
+        engine.append_alias(name, &data.schema, data.batches)?;
         events(Event::Registered {
-            alias: alias.name.clone(),
+            alias: name.to_owned(),
         });
         stats.push(AliasStats {
-            alias: alias.name.clone(),
+            alias: name.to_owned(),
             rows,
             columns,
             bytes,
             memory_mb: round3(mib(bytes)),
-            estimated_memory_mb: round3(mib(estimate_bytes(&pre.schema, pre.rows))),
-            bytes_processed: pre.bytes_processed,
-            precheck_ms,
+            estimated_memory_mb: round3(mib(estimate_bytes(
+                &pre.precheck.schema,
+                pre.precheck.rows,
+            ))),
+            bytes_processed: pre.precheck.bytes_processed,
+            precheck_ms: pre.precheck_ms,
             fetch_ms,
             register_ms: elapsed_ms(t),
         });
     }
-    check("registration")?;
+    Ok(stats)
+}
 
-    // Phase 2: the final step, on a sandboxed connection.
-    let engine = engine.seal()?;
-    let warnings = engine.warnings.clone();
+/// Phase 6: the final step on the sealed connection, streamed batch by batch into
+/// every output file at once (memory independent of the result's size); its first
+/// `max_result_rows` rows are kept for display.
+fn final_step(
+    engine: &SealedEngine,
+    plan: &CheckedPlan,
+    opts: &RunOptions<'_>,
+    events: Events<'_>,
+) -> Result<(QueryResult, Vec<WrittenFile>, u64), RunError> {
+    let deadline = &opts.deadline;
     events(Event::FinalStarted);
     let t = Instant::now();
-    let result = engine
-        .execute(
-            &plan.sql,
-            &plan.sql_params,
-            plan.limits.max_result_rows,
-            Some(&Stop {
-                deadline,
-                cancel: opts.cancel.clone(),
-            }),
-        )
-        .map_err(|e| {
-            if e.error_type == ErrorType::Timeout {
-                timeout(plan, "the final query")
-            } else {
-                e
-            }
+    let outputs: Vec<(PathBuf, output::Format)> = if opts.write_outputs {
+        plan.outputs()
+            .iter()
+            .map(|out| {
+                let path = match opts.output_dir {
+                    Some(dir) => dir.join(out.relative()),
+                    None => out.path().to_owned(),
+                };
+                (path, out.format())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut sink = ResultSink {
+        display: Collect::new(plan.limits().max_result_rows),
+        outputs: &outputs,
+        files: None,
+        rows: 0,
+        max_output_rows: plan.limits().max_output_rows,
+    };
+    engine
+        .stream(plan.final_step(), Some(deadline), &mut sink)
+        .map_err(|e| match e.error_type {
+            ErrorType::Timeout => deadline.timeout("the final query"),
+            _ => e,
         })?;
-    let final_ms = elapsed_ms(t);
+    deadline.check("the final query")?;
+    let written = match sink.files {
+        Some(files) => files.finish().map_err(|e| output_error(&outputs, &e))?,
+        None => Vec::new(),
+    };
+    let result = sink.display.into_result();
     events(Event::FinalDone {
         rows: result.rows,
         truncated: result.truncated,
     });
-    check("the final query")?;
+    for w in &written {
+        events(Event::Written {
+            path: w.path.clone(),
+            rows: w.rows,
+            bytes: w.bytes,
+        });
+    }
+    Ok((result, written, elapsed_ms(t)))
+}
 
-    let mut outputs = Vec::new();
-    if opts.write_outputs {
-        for out in &plan.outputs {
-            let path = match opts.output_dir {
-                Some(dir) => dir.join(&out.relative),
-                None => out.path.clone(),
-            };
-            let written = output::write_file(&path, out.format, &result.schema, &result.batches)
-                .map_err(|e| {
-                    RunError::new(
-                        ErrorType::QueryError,
-                        format!("cannot write {}: {e}", path.display()),
-                    )
-                    .detail("path", path.display().to_string())
-                })?;
-            events(Event::Written {
-                path: written.path.clone(),
-                rows: written.rows,
-                bytes: written.bytes,
-            });
-            outputs.push(written);
+/// The final step's batches: into the output files (all of them), and the first rows into
+/// the displayed result.
+struct ResultSink<'a> {
+    display: Collect,
+    outputs: &'a [(PathBuf, output::Format)],
+    files: Option<FileSet>,
+    rows: u64,
+    max_output_rows: Option<u64>,
+}
+
+impl BatchSink for ResultSink<'_> {
+    fn start(&mut self, schema: &SchemaRef) -> Result<(), RunError> {
+        self.display.start(schema)?;
+        if !self.outputs.is_empty() {
+            let files = FileSet::create(self.outputs, schema)
+                .map_err(|e| output_error(self.outputs, &e))?;
+            self.files = Some(files);
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: RecordBatch) -> Result<bool, RunError> {
+        let Some(files) = &mut self.files else {
+            // Nothing to write: stop as soon as the display has what it shows.
+            return self.display.batch(batch);
+        };
+        self.rows += batch.num_rows() as u64;
+        if let Some(max) = self.max_output_rows.filter(|max| self.rows > *max) {
+            return Err(RunError::new(
+                ErrorType::RowLimit,
+                format!("the final result has more than {max} rows, the output limit"),
+            )
+            .detail("max_output_rows", max)
+            .hint("filter or aggregate the final sql, or raise limits.max_output_rows within the instance limit; the previous output files are unchanged"));
+        }
+        files
+            .write(&batch)
+            .map_err(|e| output_error(self.outputs, &e))?;
+        if self.display.wants_more() {
+            self.display.batch(batch)?;
+        }
+        Ok(true)
+    }
+}
+
+fn output_error(outputs: &[(PathBuf, output::Format)], e: &output::Error) -> RunError {
+    let paths: Vec<String> = outputs
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    RunError::new(
+        ErrorType::QueryError,
+        format!("cannot write the outputs: {e}"),
+    )
+    .detail("paths", paths)
+    .hint("check the output folder's free space and permissions; the previous files are unchanged")
+}
+
+/// Every value, or one error that lists every failure (the first one's type).
+fn all_ok<T>(results: Vec<Result<T, RunError>>) -> Result<Vec<T>, RunError> {
+    let mut values = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for result in results {
+        match result {
+            Ok(v) => values.push(v),
+            Err(e) => failures.push(e),
         }
     }
-    Ok(RunOutcome {
-        backend: source.label(),
-        aliases: stats,
-        result,
-        final_ms,
-        outputs,
-        warnings,
-    })
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        Err(combine(failures))
+    }
 }
 
 fn within_limits(alias: &CheckedAlias, p: Precheck) -> Result<Precheck, RunError> {
-    if p.rows > alias.max_rows {
+    if p.rows > alias.max_rows() {
         return Err(RunError::new(
             ErrorType::RowLimit,
             format!(
                 "alias `{}`: BigQuery result has {} rows, exceeding the limit of {}",
-                alias.name, p.rows, alias.max_rows
+                alias.name(),
+                p.rows,
+                alias.max_rows()
             ),
         )
-        .detail("alias", alias.name.as_str())
+        .detail("alias", alias.name())
         .detail("count", p.rows)
-        .detail("max", alias.max_rows)
+        .detail("max", alias.max_rows())
         .hint(
             "filter or aggregate the alias's SQL, or raise its max_rows within the instance limit",
         ));
     }
     let estimated = mib(estimate_bytes(&p.schema, p.rows));
     #[allow(clippy::cast_precision_loss)]
-    if estimated > alias.max_memory_mb as f64 {
+    if estimated > alias.max_memory_mb() as f64 {
         return Err(memory_limit(alias, estimated, "estimated size is"));
     }
     Ok(p)
@@ -293,33 +551,23 @@ fn memory_limit(alias: &CheckedAlias, mb: f64, what: &str) -> RunError {
         ErrorType::MemoryLimit,
         format!(
             "alias `{}`: {what} {:.1} MiB, exceeding the limit of {} MiB",
-            alias.name, mb, alias.max_memory_mb
+            alias.name(),
+            mb,
+            alias.max_memory_mb()
         ),
     )
-    .detail("alias", alias.name.as_str())
+    .detail("alias", alias.name())
     .detail("memory_mb", round3(mb))
-    .detail("max_memory_mb", alias.max_memory_mb)
+    .detail("max_memory_mb", alias.max_memory_mb())
     .hint("select fewer columns or rows, or raise max_memory_mb within the instance limit")
 }
 
-fn timeout(plan: &CheckedPlan, phase: &str) -> RunError {
-    RunError::new(
-        ErrorType::Timeout,
-        format!(
-            "the run passed its limit of {} s during {phase}",
-            plan.limits.timeout_seconds
-        ),
-    )
-    .detail("timeout_seconds", plan.limits.timeout_seconds)
-    .hint("raise limits.timeout_seconds (within the instance limit) or make the queries cheaper")
-}
-
 /// One error for several failed aliases: the first one's type, every message listed.
-fn combine(failures: &[&RunError]) -> RunError {
-    if let [only] = failures {
-        return (*only).clone();
+fn combine(mut failures: Vec<RunError>) -> RunError {
+    if failures.len() == 1 {
+        return failures.remove(0);
     }
-    let first = failures[0];
+    let first = &failures[0];
     let message = failures
         .iter()
         .map(|f| f.message.as_str())

@@ -112,13 +112,14 @@ pub fn warnings(diagnostics: &[crate::diagnostic::Diagnostic], err: &mut dyn Wri
     }
 }
 
+/// Said on every run of the local backend, so its data is never mistaken for real.
+pub const LOCAL_NOTICE: &str =
+    "backend: local (Parquet files standing in for BigQuery; not live data)";
+
 /// The short summary printed on stderr after a run.
 pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()> {
     if outcome.backend == "local" {
-        writeln!(
-            err,
-            "backend: local (Parquet files standing in for BigQuery; not live data)"
-        )?;
+        writeln!(err, "{LOCAL_NOTICE}")?;
     }
     for w in &outcome.warnings {
         writeln!(err, "warning: {w}")?;
@@ -131,7 +132,8 @@ pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()>
         )?;
     }
     let r = &outcome.result;
-    if r.truncated {
+    // Output files always hold the whole result; only what is shown can be cut.
+    if r.truncated && outcome.outputs.is_empty() {
         writeln!(err, "(truncated at {} rows)", r.rows)?;
     }
     for o in &outcome.outputs {
@@ -151,7 +153,7 @@ pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()>
 pub struct RunReport<'a> {
     pub ok: bool,
     pub plan: PlanInfo<'a>,
-    pub backend: Option<&'static str>,
+    pub backend: &'static str,
     pub params: BTreeMap<&'a str, String>,
     pub aliases: &'a [AliasStats],
     #[serde(rename = "final")]

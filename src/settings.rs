@@ -1,25 +1,32 @@
 //! Settings: defaults < config file < `DA_*` environment < flags, merged in one place.
 //!
-//! Commands receive a `Settings` and never see clap types or raw environment variables.
+//! Commands receive a `Settings` and never see clap types or raw environment variables:
+//! this is the only module that reads the process environment or a token file, and it
+//! keeps the few variables needed later (credentials, the emulator, remote-attach tokens)
+//! in a snapshot taken once.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Backend, InstanceConfig};
+use crate::config::{self, Backend, InstanceConfig, Limits};
 use crate::diagnostic::FileReport;
-use crate::error::Error;
-use crate::plan::source::Syntax;
-use crate::schema::{self, Kind};
+use crate::document::Syntax;
+use crate::error::{BqErrorKind, Error, RunError};
+use crate::schema;
 use crate::validate::Context;
 use crate::validate::sql::BigQueryPolicy;
 
-/// The effective limits of a run; plans and aliases may only tighten them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Limits {
-    pub max_bq_registration_rows: u64,
-    pub max_memory_mb: u64,
-    pub max_result_rows: u64,
-    pub timeout_seconds: u64,
-}
+/// Variables read after start-up, besides the `DA_*` settings and the configured
+/// remote-attach token variables.
+const SNAPSHOT: [&str; 7] = [
+    "DA_BIGQUERY_ACCESS_TOKEN",
+    "DA_BIGQUERY_ACCESS_TOKEN_FILE",
+    "BIGQUERY_EMULATOR_HOST",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUDSDK_CONFIG",
+    "HOME",
+    "GCE_METADATA_HOST",
+];
 
 /// Overrides given on the command line (flags win over everything).
 #[derive(Debug, Clone, Default)]
@@ -37,10 +44,28 @@ pub struct Settings {
     pub config: InstanceConfig,
     /// The file the configuration came from, if any.
     pub config_path: Option<PathBuf>,
+    /// The environment variables read after start-up, captured once (non-empty only).
+    env: BTreeMap<String, String>,
+}
+
+/// How to reach BigQuery, from the configuration and the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BigQueryAccess {
+    /// Base URL including `/bigquery/v2`; `None` is Google's.
+    pub endpoint: Option<String>,
+    /// A bearer token to use as is (from the environment, a token file, or an emulator).
+    pub token: Option<String>,
 }
 
 impl Settings {
-    /// Resolve settings from an optional config file, the environment and the flags.
+    /// Resolve settings from the process environment and the flags.
+    pub fn from_process_env(overrides: &Overrides) -> Result<Self, Error> {
+        #[allow(clippy::disallowed_methods)] // the one place the environment is read
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self::resolve(overrides, &env)
+    }
+
+    /// Resolve settings from an optional config file, an environment and the flags.
     pub fn resolve(
         overrides: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
@@ -63,20 +88,28 @@ impl Settings {
         if let Some(rows) = overrides.max_result_rows {
             config.remote_query.max_result_rows = rows;
         }
+        let names = SNAPSHOT
+            .iter()
+            .map(|n| (*n).to_owned())
+            .chain(config.analytics.remote_attach_token_envs.iter().cloned());
+        let snapshot = names
+            .filter_map(|name| env(&name).filter(|v| !v.is_empty()).map(|v| (name, v)))
+            .collect();
         Ok(Self {
             config,
             config_path,
+            env: snapshot,
         })
     }
 
+    /// The instance limits.
     pub fn limits(&self) -> Limits {
-        let rq = &self.config.remote_query;
-        Limits {
-            max_bq_registration_rows: rq.max_bq_registration_rows,
-            max_memory_mb: rq.max_memory_mb,
-            max_result_rows: rq.max_result_rows,
-            timeout_seconds: rq.timeout_seconds,
-        }
+        self.config.remote_query
+    }
+
+    /// A variable of the environment snapshot.
+    pub fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
     }
 
     /// What validation needs from these settings, with the given parameter values.
@@ -87,6 +120,11 @@ impl Settings {
     ) -> Context<'a> {
         Context {
             limits: self.limits(),
+            max_bytes_billed: self
+                .config
+                .bigquery
+                .max_bytes_billed
+                .unwrap_or(config::DEFAULT_MAX_BYTES_BILLED),
             bigquery: self.bigquery_policy(),
             given_params,
             require_params,
@@ -109,15 +147,62 @@ impl Settings {
             Backend::Local
         })
     }
+
+    /// Settings that are valid but probably not what was meant, one sentence each.
+    pub fn warnings(&self) -> Vec<String> {
+        let bq = &self.config.bigquery;
+        let mut out = Vec::new();
+        if let (Some(Backend::Local), Some(project)) = (bq.backend, &bq.project) {
+            out.push(format!(
+                "bigquery.project `{project}` is ignored: bigquery.backend is local, so aliases read the Parquet files in bigquery.local_warehouse"
+            ));
+        }
+        out
+    }
+
+    /// The endpoint and token to use. An emulator named the way Google's tools expect
+    /// (`BIGQUERY_EMULATOR_HOST`) wins over the configured endpoint and needs no
+    /// credentials; a token file keeps the token out of `ps` and logs.
+    pub fn bigquery_access(&self) -> Result<BigQueryAccess, RunError> {
+        let emulator = self.env("BIGQUERY_EMULATOR_HOST");
+        let endpoint = emulator
+            .as_ref()
+            .map(|host| format!("http://{host}/bigquery/v2"))
+            .or_else(|| self.config.bigquery.endpoint.clone());
+        let from_file = match self.env("DA_BIGQUERY_ACCESS_TOKEN_FILE") {
+            Some(file) => Some(
+                std::fs::read_to_string(&file)
+                    .map(|t| t.trim().to_owned())
+                    .map_err(|e| {
+                        RunError::bq(
+                            BqErrorKind::AuthFailed,
+                            format!("cannot read DA_BIGQUERY_ACCESS_TOKEN_FILE {file}: {e}"),
+                        )
+                        .hint(
+                            "point DA_BIGQUERY_ACCESS_TOKEN_FILE at a file holding an access token",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let token = self
+            .env("DA_BIGQUERY_ACCESS_TOKEN")
+            .or(from_file)
+            .or_else(|| emulator.map(|_| "emulator".to_owned()));
+        Ok(BigQueryAccess { endpoint, token })
+    }
+}
+
+/// `NO_COLOR` is set (https://no-color.org): never colour output.
+pub fn no_color() -> bool {
+    #[allow(clippy::disallowed_methods)] // the one place the environment is read
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 fn load_config(path: &Path) -> Result<InstanceConfig, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::io("read", path, source))?;
     let syntax = Syntax::from_path(path).unwrap_or(Syntax::Yaml);
-    let mut config: InstanceConfig = match schema::load(&text, syntax, Kind::Config) {
+    let mut config: InstanceConfig = match schema::load(&text, syntax, config::json_schema()) {
         Ok((_, config)) => config,
         Err(diagnostics) => {
             return Err(Error::InvalidConfig(Box::new(FileReport {
@@ -226,7 +311,8 @@ mod tests {
                 max_bq_registration_rows: 500_000,
                 max_memory_mb: 2048,
                 max_result_rows: 100_000,
-                timeout_seconds: 300
+                max_output_rows: None,
+                timeout_seconds: 300,
             }
         );
         assert_eq!(s.backend(), Backend::Local);
@@ -254,6 +340,75 @@ mod tests {
             &env_of(&[("DA_MAX_MEMORY_MB", "lots")]),
         )
         .unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
         assert!(err.to_string().contains("DA_MAX_MEMORY_MB"), "{err}");
+    }
+
+    #[test]
+    fn an_emulator_wins_over_the_endpoint_and_needs_no_credentials() {
+        let s = Settings::resolve(
+            &Overrides::default(),
+            &env_of(&[
+                (
+                    "DA_BIGQUERY_ENDPOINT",
+                    "https://example.invalid/bigquery/v2",
+                ),
+                ("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050"),
+            ]),
+        )
+        .unwrap();
+        let access = s.bigquery_access().unwrap();
+        assert_eq!(
+            access.endpoint.as_deref(),
+            Some("http://127.0.0.1:9050/bigquery/v2")
+        );
+        assert_eq!(access.token.as_deref(), Some("emulator"));
+    }
+
+    #[test]
+    fn a_token_file_is_read_and_an_unreadable_one_is_an_auth_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "ya29.secret\n").unwrap();
+        let path = file.display().to_string();
+        let pairs = [("DA_BIGQUERY_ACCESS_TOKEN_FILE".to_owned(), path)];
+        let env = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let s = Settings::resolve(&Overrides::default(), &env).unwrap();
+        assert_eq!(
+            s.bigquery_access().unwrap().token.as_deref(),
+            Some("ya29.secret")
+        );
+        std::fs::remove_file(&file).unwrap();
+        let err = s.bigquery_access().unwrap_err();
+        assert_eq!(
+            err.error_type,
+            crate::error::ErrorType::BqError(BqErrorKind::AuthFailed)
+        );
+    }
+
+    #[test]
+    fn a_project_with_the_local_backend_is_a_warning() {
+        let s = Settings::resolve(
+            &Overrides::default(),
+            &env_of(&[
+                ("DA_BIGQUERY_PROJECT", "acme-prod"),
+                ("DA_BIGQUERY_BACKEND", "local"),
+            ]),
+        )
+        .unwrap();
+        let warnings = s.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("acme-prod"), "{warnings:?}");
+        let only_project = Settings::resolve(
+            &Overrides::default(),
+            &env_of(&[("DA_BIGQUERY_PROJECT", "p")]),
+        )
+        .unwrap();
+        assert!(only_project.warnings().is_empty());
     }
 }

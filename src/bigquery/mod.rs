@@ -6,10 +6,12 @@
 //! BigQuery named query parameters; every job carries labels for cost attribution.
 
 pub mod arrow;
+mod credentials;
+mod errors;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::error::BQError;
@@ -21,9 +23,13 @@ use gcp_bigquery_client::model::query_request::QueryRequest;
 use serde_json::Value;
 
 use self::arrow::{BqField, RowsToArrow};
-use crate::error::{ErrorType, RunError};
+pub use self::credentials::Credentials;
+use self::credentials::{CREDENTIALS_HINT, StaticToken};
+use self::errors::{bq_error, translate, with_retries};
+use crate::deadline::Deadline;
+use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
-use crate::source::{AliasSource, Fetched, Precheck, batches_bytes};
+use crate::source::{AliasSource, Estimate, Fetched, Precheck, batches_bytes};
 use crate::validate::CheckedAlias;
 
 /// How to reach BigQuery.
@@ -38,98 +44,10 @@ pub struct BigQueryOptions {
     pub dry_run: bool,
     /// Labels for every job (plan name, ...); the alias is added per job.
     pub labels: HashMap<String, String>,
-    pub timeout: Duration,
     pub page_size: i32,
-    /// Set by Ctrl-C (or a server's request timeout): running jobs are cancelled.
-    pub cancel: Arc<std::sync::atomic::AtomicBool>,
-}
-
-const CREDENTIALS_HINT: &str = "pass --credentials KEY.json, set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or put a token in DA_BIGQUERY_ACCESS_TOKEN";
-
-/// Where a token comes from, found the way Google's own tools look.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    /// A bearer token used as is (`DA_BIGQUERY_ACCESS_TOKEN`, an emulator).
-    Token(String),
-    /// A service-account key file.
-    ServiceAccount(std::path::PathBuf),
-    /// A gcloud user credentials file (`gcloud auth application-default login`).
-    AuthorizedUser(std::path::PathBuf),
-    /// The GCE/GKE metadata server.
-    MetadataServer,
-}
-
-impl Credentials {
-    /// In order: a token; an explicit key file (flag or config, then
-    /// `GOOGLE_APPLICATION_CREDENTIALS`); gcloud's application-default file; the metadata
-    /// server, but only on Google Cloud (said by `GCE_METADATA_HOST` or the machine's DMI
-    /// product name, as google-auth checks), so nothing is sent anywhere else.
-    pub fn discover(
-        token: Option<String>,
-        file: Option<std::path::PathBuf>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, RunError> {
-        if let Some(token) = token {
-            return Ok(Self::Token(token));
-        }
-        let explicit = file.or_else(|| env("GOOGLE_APPLICATION_CREDENTIALS").map(Into::into));
-        let gcloud = env("CLOUDSDK_CONFIG")
-            .map(std::path::PathBuf::from)
-            .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".config/gcloud")))
-            .map(|dir| dir.join("application_default_credentials.json"))
-            .filter(|p| p.is_file());
-        if let Some(path) = explicit.or(gcloud) {
-            return Self::from_file(path);
-        }
-        let on_gce = env("GCE_METADATA_HOST").is_some()
-            || std::fs::read_to_string("/sys/class/dmi/id/product_name")
-                .is_ok_and(|n| n.contains("Google"));
-        if on_gce {
-            return Ok(Self::MetadataServer);
-        }
-        Err(bq_error(
-            "not_configured",
-            "no Google credentials found",
-            CREDENTIALS_HINT,
-        ))
-    }
-
-    fn from_file(path: std::path::PathBuf) -> Result<Self, RunError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            bq_error(
-                "auth_failed",
-                format!("cannot read credentials file {shown}: {e}"),
-                CREDENTIALS_HINT,
-            )
-        })?;
-        let kind = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
-        match kind.as_deref() {
-            Some("service_account") => Ok(Self::ServiceAccount(path)),
-            Some("authorized_user") => Ok(Self::AuthorizedUser(path)),
-            other => Err(bq_error(
-                "auth_failed",
-                format!(
-                    "credentials file {shown} is not a service-account key or gcloud user credentials (type: {})",
-                    other.unwrap_or("missing")
-                ),
-                CREDENTIALS_HINT,
-            )),
-        }
-    }
-}
-
-/// A bearer token that never changes.
-#[derive(Clone)]
-struct StaticToken(String);
-
-#[async_trait::async_trait]
-impl gcp_bigquery_client::auth::Authenticator for StaticToken {
-    async fn access_token(&self) -> Result<String, BQError> {
-        Ok(self.0.clone())
-    }
+    /// The run's one time budget: every request gets only what is left, and running jobs
+    /// are cancelled when it runs out or the run is cancelled (Ctrl-C, a dropped request).
+    pub deadline: Deadline,
 }
 
 /// The BigQuery alias source. Owns a small runtime: the pipeline is synchronous.
@@ -137,12 +55,6 @@ pub struct BigQuerySource {
     client: Client,
     opts: BigQueryOptions,
     runtime: tokio::runtime::Runtime,
-}
-
-fn bq_error(kind: &str, message: impl Into<String>, hint: &str) -> RunError {
-    RunError::new(ErrorType::BqError, message)
-        .detail("kind", kind)
-        .hint(hint)
 }
 
 impl BigQuerySource {
@@ -154,17 +66,18 @@ impl BigQuerySource {
             .build()
             .map_err(|e| {
                 bq_error(
-                    "not_configured",
+                    BqErrorKind::NotConfigured,
                     format!("cannot start the HTTP runtime: {e}"),
                     "report this as a bug",
                 )
             })?;
         let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
+            // Each call is also bounded by what is left of the budget (`guarded`).
+            .timeout(opts.deadline.remaining().max(Duration::from_secs(1)))
             .build()
             .map_err(|e| {
                 bq_error(
-                    "not_configured",
+                    BqErrorKind::NotConfigured,
                     format!("cannot build the HTTP client: {e}"),
                     "report this as a bug",
                 )
@@ -194,7 +107,7 @@ impl BigQuerySource {
         })
         .map_err(|e| {
             bq_error(
-                "auth_failed",
+                BqErrorKind::AuthFailed,
                 format!("cannot use the Google credentials: {e}"),
                 CREDENTIALS_HINT,
             )
@@ -208,20 +121,24 @@ impl BigQuerySource {
 
     fn request(&self, alias: &CheckedAlias, sql: String, dry_run: bool) -> QueryRequest {
         let mut labels = self.opts.labels.clone();
-        labels.insert("alias".to_owned(), sanitize_label(&alias.name));
+        labels.insert("alias".to_owned(), sanitize_label(alias.name()));
         let mut req = QueryRequest::new(sql);
         req.use_legacy_sql = false;
         req.dry_run = dry_run.then_some(true);
+        // Every billed job carries the cap, so BigQuery itself refuses to bill more.
+        if !dry_run {
+            req.maximum_bytes_billed = Some(alias.max_bytes_billed().to_string());
+        }
         req.location.clone_from(&self.opts.location);
         req.labels = Some(labels);
         req.max_results = Some(self.opts.page_size);
-        req.timeout_ms = Some(10_000);
+        req.timeout_ms = Some(self.poll_ms());
         req.request_id = Some(request_id());
-        if !alias.params.is_empty() {
+        if !alias.params().is_empty() {
             req.parameter_mode = Some("NAMED".to_owned());
             req.query_parameters = Some(
                 alias
-                    .params
+                    .params()
                     .iter()
                     .map(|(n, v)| query_parameter(n, v))
                     .collect(),
@@ -230,78 +147,130 @@ impl BigQuerySource {
         req
     }
 
-    /// Run a query to completion, handing every page of rows to `page`.
+    /// Run a query to completion, handing every page of rows to `page`. When `page`
+    /// refuses (a limit), the time runs out or the run is cancelled, the job is cancelled.
     async fn run_query(
         &self,
         alias: &CheckedAlias,
         sql: String,
         mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
     ) -> Result<Vec<BqField>, RunError> {
-        let deadline = Instant::now() + self.opts.timeout;
         let project = self.opts.project.as_str();
         let request = self.request(alias, sql, false);
-        let first = with_retries(|| self.client.job().query(project, request.clone()))
-            .await
-            .map_err(|e| translate(&alias.name, &e))?;
+        let first = self
+            .guarded(alias, None, || {
+                self.client.job().query(project, request.clone())
+            })
+            .await?;
         let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
-        let mut complete = first.job_complete.unwrap_or(false);
-        let mut fields = if complete {
-            Some(fields_of(first.schema.as_ref())?)
-        } else {
-            None
-        };
-        let mut token = first.page_token.clone().filter(|t| !t.is_empty());
-        if let Some(f) = &fields {
-            page(f, &rows_json(first.rows))?;
+        let mut fields = None;
+        let mut token = None;
+        let mut complete = false;
+        if first.job_complete.unwrap_or(false) {
+            let f = fields.insert(fields_of(first.schema.as_ref())?);
+            self.page_or_cancel(job_id.as_deref(), page(f, &rows_json(first.rows)))
+                .await?;
+            complete = true;
+            token = first.page_token.filter(|t| !t.is_empty());
         }
         while !complete || token.is_some() {
             let Some(job_id) = job_id.as_deref() else {
                 return Err(bq_error(
-                    "upstream_error",
+                    BqErrorKind::Upstream,
                     "BigQuery returned no job id for an unfinished query",
                     "retry; if it persists, report it",
                 ));
             };
-            if Instant::now() >= deadline || self.cancelled() {
-                return Err(self.cancel_job(alias, job_id).await);
-            }
             let params = GetQueryResultsParameters {
                 format_options: None,
                 location: self.opts.location.clone(),
                 max_results: Some(self.opts.page_size),
                 page_token: token.clone(),
                 start_index: None,
-                timeout_ms: Some(10_000),
+                timeout_ms: Some(self.poll_ms()),
             };
-            let poll = with_retries(|| {
-                self.client
-                    .job()
-                    .get_query_results(project, job_id, params.clone())
-            });
-            // A poll can wait for a long time: Ctrl-C must not wait with it.
-            let next = tokio::select! {
-                next = poll => next.map_err(|e| translate(&alias.name, &e))?,
-                () = self.until_cancelled() => return Err(self.cancel_job(alias, job_id).await),
-            };
+            let next = self
+                .guarded(alias, Some(job_id), || {
+                    self.client
+                        .job()
+                        .get_query_results(project, job_id, params.clone())
+                })
+                .await?;
             if !next.job_complete.unwrap_or(false) {
                 continue;
             }
-            if fields.is_none() {
-                fields = Some(fields_of(next.schema.as_ref())?);
-            }
-            if let Some(f) = &fields {
-                page(f, &rows_json(next.rows))?;
-            }
+            let f = match &fields {
+                Some(f) => f,
+                None => fields.insert(fields_of(next.schema.as_ref())?),
+            };
+            self.page_or_cancel(Some(job_id), page(f, &rows_json(next.rows)))
+                .await?;
             complete = true;
             token = next.page_token.filter(|t| !t.is_empty());
         }
         Ok(fields.unwrap_or_default())
     }
+
+    /// How long BigQuery may hold one request open: at most 10 s, never past the budget.
+    fn poll_ms(&self) -> i32 {
+        let left = self.opts.deadline.remaining().as_millis();
+        i32::try_from(left.clamp(1, 10_000)).unwrap_or(10_000)
+    }
+
+    /// A page handler's verdict; a refusal cancels the job, which would run on for nothing.
+    async fn page_or_cancel(
+        &self,
+        job_id: Option<&str>,
+        verdict: Result<(), RunError>,
+    ) -> Result<(), RunError> {
+        if verdict.is_err()
+            && let Some(job_id) = job_id
+        {
+            self.cancel_job(job_id).await;
+        }
+        verdict
+    }
+
+    /// One request (with retries), bounded by what is left of the run's time and stopped
+    /// at once by a cancel. When either ends it, `job_id` (if known) is cancelled.
+    async fn guarded<T, F, Fut>(
+        &self,
+        alias: &CheckedAlias,
+        job_id: Option<&str>,
+        call: F,
+    ) -> Result<T, RunError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BQError>>,
+    {
+        let deadline = &self.opts.deadline;
+        let outcome = tokio::select! {
+            result = with_retries(call, deadline) => Some(result),
+            () = tokio::time::sleep(deadline.remaining()) => None,
+            () = self.until_cancelled() => None,
+        };
+        match outcome {
+            Some(result) => result.map_err(|e| {
+                let err = translate(alias.name(), &e);
+                if err.error_type == ErrorType::BqError(BqErrorKind::BytesBilledLimit) {
+                    err.detail("max_bytes_billed", alias.max_bytes_billed())
+                } else {
+                    err
+                }
+            }),
+            None => {
+                if let Some(job_id) = job_id {
+                    self.cancel_job(job_id).await;
+                }
+                Err(self.stopped(alias, job_id))
+            }
+        }
+    }
 }
 
 impl BigQuerySource {
     fn cancelled(&self) -> bool {
-        self.opts.cancel.load(std::sync::atomic::Ordering::Relaxed)
+        self.opts.deadline.is_cancelled()
     }
 
     /// Resolves once the run is cancelled.
@@ -311,25 +280,32 @@ impl BigQuerySource {
         }
     }
 
-    /// Cancel a running job (best effort: BigQuery may finish it anyway) and say why.
-    async fn cancel_job(&self, alias: &CheckedAlias, job_id: &str) -> RunError {
+    /// Cancel a running job. Best effort: BigQuery may finish it anyway, and the run is
+    /// already failing for a better reason than a failed cancel.
+    async fn cancel_job(&self, job_id: &str) {
         let location = self.opts.location.as_deref();
-        let _ = self
+        let cancel = self
             .client
             .job()
-            .cancel_job(&self.opts.project, job_id, location)
-            .await;
-        let why = if self.cancelled() {
-            "the run was interrupted"
+            .cancel_job(&self.opts.project, job_id, location);
+        let _ = tokio::time::timeout(Duration::from_secs(5), cancel).await;
+    }
+
+    /// Why a query stopped before it finished: interrupted, or out of time.
+    fn stopped(&self, alias: &CheckedAlias, job_id: Option<&str>) -> RunError {
+        let phase = format!("alias `{}`", alias.name());
+        let mut err = if self.cancelled() {
+            RunError::interrupted(&phase)
         } else {
-            "BigQuery did not finish in time"
+            self.opts.deadline.timeout(&phase)
         };
-        RunError::new(
-            ErrorType::Timeout,
-            format!("alias `{}`: {why}; job {job_id} was cancelled", alias.name),
-        )
-        .detail("alias", alias.name.as_str())
-        .detail("job_id", job_id)
+        err = err.detail("alias", alias.name());
+        if let Some(job_id) = job_id {
+            err = err.detail("job_id", job_id);
+            err.message
+                .push_str(&format!("; job {job_id} was cancelled"));
+        }
+        err
     }
 }
 
@@ -343,44 +319,11 @@ fn fields_of(
         .unwrap_or(Value::Array(Vec::new()));
     serde_json::from_value(fields).map_err(|e| {
         bq_error(
-            "upstream_error",
+            BqErrorKind::Upstream,
             format!("unreadable schema from BigQuery: {e}"),
             "report this",
         )
     })
-}
-
-/// Retry on 429, 5xx and connection failures only, with exponential backoff; anything
-/// else (a bad query, missing access) fails at once.
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, BQError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, BQError>>,
-{
-    let mut delay = Duration::from_millis(250);
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(e) if attempt < RETRIES && retryable(&e) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Retries after the first attempt.
-const RETRIES: u32 = 3;
-
-fn retryable(e: &BQError) -> bool {
-    match e {
-        BQError::ResponseError { error } => error.error.code == 429 || error.error.code >= 500,
-        // A timed-out request already used the run's whole time budget: no retry.
-        BQError::RequestError(r) => r.is_connect(),
-        _ => false,
-    }
 }
 
 /// A request id per logical request, so BigQuery de-duplicates a retried jobs.query.
@@ -424,62 +367,35 @@ impl AliasSource for BigQuerySource {
         "bigquery"
     }
 
-    fn precheck(&self, alias: &CheckedAlias) -> Result<Precheck, RunError> {
+    fn estimate(&self, alias: &CheckedAlias) -> Result<Estimate, RunError> {
+        if !self.opts.dry_run {
+            return Ok(Estimate::default());
+        }
         run_detached(&self.runtime, async {
-            let mut bytes_processed = None;
-            let mut schema_fields: Option<Vec<BqField>> = None;
-            if self.opts.dry_run {
-                let request = self.request(alias, alias.sql.clone(), true);
-                let dry =
-                    with_retries(|| self.client.job().query(&self.opts.project, request.clone()))
-                        .await
-                        .map_err(|e| translate(&alias.name, &e))?;
-                bytes_processed = dry
-                    .total_bytes_processed
-                    .as_deref()
-                    .and_then(|b| b.parse().ok());
-                schema_fields = dry
-                    .schema
-                    .and_then(|s| serde_json::to_value(s).ok())
-                    .and_then(|s| s.get("fields").cloned())
-                    .and_then(|f| serde_json::from_value(f).ok());
-            }
-            let mut count = 0u64;
-            let count_sql = format!("SELECT COUNT(*) FROM ({}) AS _cnt", alias.sql);
-            self.run_query(alias, count_sql, |_, rows| {
-                if let Some(v) = rows
-                    .first()
-                    .and_then(|r| r.pointer("/f/0/v"))
-                    .and_then(Value::as_str)
-                {
-                    count = v.parse().unwrap_or(0);
-                }
-                Ok(())
+            let (fields, bytes_processed) = self.dry_run(alias).await?;
+            Ok(Estimate {
+                schema: Some(self.arrow_schema(alias, &fields)?),
+                bytes_processed,
             })
-            .await?;
-            let fields = match schema_fields {
-                Some(f) => f,
+        })
+    }
+
+    fn precheck(&self, alias: &CheckedAlias, estimate: &Estimate) -> Result<Precheck, RunError> {
+        run_detached(&self.runtime, async {
+            let rows = self.count(alias).await?;
+            let schema = match &estimate.schema {
+                Some(schema) => schema.clone(),
                 // Without a dry run the shape comes from an empty page of the query itself.
                 None => {
-                    self.run_query(
-                        alias,
-                        format!("SELECT * FROM ({}) AS _shape LIMIT 0", alias.sql),
-                        |_, _| Ok(()),
-                    )
-                    .await?
+                    let shape = wrap("SELECT * FROM", alias.sql(), "AS _shape LIMIT 0");
+                    let fields = self.run_query(alias, shape, |_, _| Ok(())).await?;
+                    self.arrow_schema(alias, &fields)?
                 }
             };
-            let schema = arrow::arrow_schema(&fields).map_err(|e| {
-                bq_error(
-                    "upstream_error",
-                    format!("alias `{}`: {e}", alias.name),
-                    "select columns of supported types",
-                )
-            })?;
             Ok(Precheck {
-                rows: count,
+                rows,
                 schema,
-                bytes_processed,
+                bytes_processed: estimate.bytes_processed,
             })
         })
     }
@@ -488,39 +404,141 @@ impl AliasSource for BigQuerySource {
         run_detached(&self.runtime, async {
             let mut converter: Option<RowsToArrow> = None;
             let mut batches = Vec::new();
+            let (mut rows, mut bytes) = (0u64, 0u64);
             let convert = |e: arrow::ConvertError| {
                 bq_error(
-                    "upstream_error",
-                    format!("alias `{}`: {e}", alias.name),
+                    BqErrorKind::Upstream,
+                    format!("alias `{}`: {e}", alias.name()),
                     "report this with the column's type",
                 )
             };
-            // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON.
+            // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
+            // and the limits hold page by page even when the result grew since the precheck.
             let fields = self
-                .run_query(alias, alias.sql.clone(), |fields, rows| {
+                .run_query(alias, alias.sql().to_owned(), |fields, page| {
                     let conv = match converter.as_mut() {
                         Some(c) => c,
                         None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
                     };
-                    conv.push_page(rows).map_err(convert)?;
-                    batches.push(conv.flush().map_err(convert)?);
-                    Ok(())
+                    conv.push_page(page).map_err(convert)?;
+                    let batch = conv.flush().map_err(convert)?;
+                    rows += batch.num_rows() as u64;
+                    bytes += batch.get_array_memory_size() as u64;
+                    batches.push(batch);
+                    within_fetch_limits(alias, rows, bytes)
                 })
                 .await?;
             let schema = match &converter {
                 Some(c) => c.schema(),
                 None => arrow::arrow_schema(&fields).map_err(convert)?,
             };
-            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-            let bytes = batches_bytes(&batches);
             Ok(Fetched {
                 schema,
-                batches,
                 rows,
-                bytes,
+                bytes: batches_bytes(&batches),
+                batches,
             })
         })
     }
+}
+
+impl BigQuerySource {
+    fn arrow_schema(
+        &self,
+        alias: &CheckedAlias,
+        fields: &[BqField],
+    ) -> Result<::arrow::datatypes::SchemaRef, RunError> {
+        arrow::arrow_schema(fields).map_err(|e| {
+            bq_error(
+                BqErrorKind::Upstream,
+                format!("alias `{}`: {e}", alias.name()),
+                "select columns of supported types",
+            )
+        })
+    }
+
+    /// The result's schema and the bytes BigQuery would scan, without running the query.
+    async fn dry_run(&self, alias: &CheckedAlias) -> Result<(Vec<BqField>, Option<u64>), RunError> {
+        let request = self.request(alias, alias.sql().to_owned(), true);
+        let project = self.opts.project.as_str();
+        let dry = self
+            .guarded(alias, None, || {
+                self.client.job().query(project, request.clone())
+            })
+            .await?;
+        let bytes = dry
+            .total_bytes_processed
+            .as_deref()
+            .and_then(|b| b.parse().ok());
+        Ok((fields_of(dry.schema.as_ref())?, bytes))
+    }
+
+    /// The alias's row count, from `SELECT COUNT(*)` around it. A count that cannot be read
+    /// is an error, never "0 rows".
+    async fn count(&self, alias: &CheckedAlias) -> Result<u64, RunError> {
+        let mut count = None;
+        let sql = wrap("SELECT COUNT(*) FROM", alias.sql(), "AS _cnt");
+        self.run_query(alias, sql, |_, rows| {
+            count = rows
+                .first()
+                .and_then(|r| r.pointer("/f/0/v"))
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<u64>().ok());
+            Ok(())
+        })
+        .await?;
+        count.ok_or_else(|| {
+            bq_error(
+                BqErrorKind::Upstream,
+                format!(
+                    "alias `{}`: BigQuery returned no readable row count",
+                    alias.name()
+                ),
+                "retry; if it persists, report it",
+            )
+        })
+    }
+}
+
+/// The row and memory limits, checked as pages arrive: a result that grew since the
+/// COUNT (non-deterministic SQL, a table that grew) stops at `max_rows + 1` rows.
+fn within_fetch_limits(alias: &CheckedAlias, rows: u64, bytes: u64) -> Result<(), RunError> {
+    if rows > alias.max_rows() {
+        return Err(RunError::new(
+            ErrorType::RowLimit,
+            format!(
+                "alias `{}`: more than {} rows arrived during the fetch (the result grew since the precheck)",
+                alias.name(),
+                alias.max_rows()
+            ),
+        )
+        .detail("alias", alias.name())
+        .detail("count", rows)
+        .detail("max", alias.max_rows())
+        .hint("make the alias deterministic, filter it, or raise its max_rows within the instance limit"));
+    }
+    let mb = crate::source::mib(bytes);
+    #[allow(clippy::cast_precision_loss)]
+    if mb > alias.max_memory_mb() as f64 {
+        return Err(RunError::new(
+            ErrorType::MemoryLimit,
+            format!(
+                "alias `{}`: fetched data passed {} MiB during the fetch",
+                alias.name(),
+                alias.max_memory_mb()
+            ),
+        )
+        .detail("alias", alias.name())
+        .detail("max_memory_mb", alias.max_memory_mb())
+        .hint("select fewer columns or rows, or raise max_memory_mb within the instance limit"));
+    }
+    Ok(())
+}
+
+/// `{head} (\n{sql}\n) {tail}`: the alias SQL on lines of its own, so a trailing `--` or
+/// `#` comment ends before the wrapper's closing parenthesis.
+fn wrap(head: &str, sql: &str, tail: &str) -> String {
+    format!("{head} (\n{sql}\n) {tail}")
 }
 
 fn query_parameter(name: &str, value: &ParamValue) -> QueryParameter {
@@ -561,104 +579,9 @@ pub fn sanitize_label(value: &str) -> String {
     out.trim_matches(['_', '-']).chars().take(63).collect()
 }
 
-/// A client error as a `bq_error` with a kind and a hint (a timeout is a `timeout`).
-fn translate(alias: &str, e: &BQError) -> RunError {
-    if let BQError::RequestError(r) = e
-        && r.is_timeout()
-    {
-        return RunError::new(
-            ErrorType::Timeout,
-            format!("alias `{alias}`: BigQuery did not answer within the time limit"),
-        )
-        .detail("alias", alias)
-        .hint("raise remote_query.timeout_seconds, or make the alias cheaper");
-    }
-    let (kind, hint) = match e {
-        BQError::ResponseError { error } => match (error.error.code, error.error.status.as_str()) {
-            (401, _) => (
-                "auth_failed",
-                "refresh the credentials (gcloud auth application-default login)",
-            ),
-            (403, _) => (
-                "forbidden",
-                "the account needs bigquery.jobs.create on the billing project and read access to the tables",
-            ),
-            (404, _) => ("not_found", "check the project, dataset and table names"),
-            (400, _)
-                if error
-                    .error
-                    .message
-                    .to_lowercase()
-                    .contains("response too large") =>
-            {
-                (
-                    "response_too_large",
-                    "narrow the WHERE clause, aggregate, or select fewer columns",
-                )
-            }
-            (400, _) => (
-                "bad_request",
-                "fix the alias's SQL; BigQuery's message says where",
-            ),
-            _ => ("upstream_error", "BigQuery failed; retry later"),
-        },
-        BQError::RequestError(_) => (
-            "upstream_error",
-            "check the network or bigquery.endpoint; BigQuery could not be reached",
-        ),
-        BQError::AuthError(_) | BQError::YupAuthError(_) | BQError::NoToken => {
-            ("auth_failed", "check the credentials")
-        }
-        _ => ("upstream_error", "BigQuery failed; retry later"),
-    };
-    let message = match e {
-        BQError::ResponseError { error } => error.error.message.clone(),
-        other => other.to_string(),
-    };
-    bq_error(kind, format!("alias `{alias}`: BigQuery: {message}"), hint).detail("alias", alias)
-}
-
 #[cfg(test)]
 mod tests {
     use super::sanitize_label;
-
-    #[test]
-    fn credentials_are_found_like_googles_tools_find_them() {
-        use super::Credentials;
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key.json");
-        std::fs::write(&key, r#"{"type": "service_account"}"#).unwrap();
-        let user = dir
-            .path()
-            .join(".config/gcloud/application_default_credentials.json");
-        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
-        std::fs::write(&user, r#"{"type": "authorized_user"}"#).unwrap();
-        let home = dir.path().display().to_string();
-        let env = |name: &str| (name == "HOME").then(|| home.clone());
-        assert_eq!(
-            Credentials::discover(Some("t".into()), Some(key.clone()), &env).unwrap(),
-            Credentials::Token("t".into())
-        );
-        assert_eq!(
-            Credentials::discover(None, Some(key.clone()), &env).unwrap(),
-            Credentials::ServiceAccount(key)
-        );
-        assert_eq!(
-            Credentials::discover(None, None, &env).unwrap(),
-            Credentials::AuthorizedUser(user)
-        );
-        let err =
-            Credentials::discover(None, Some(dir.path().join("nope.json")), &env).unwrap_err();
-        assert_eq!(err.details["kind"], "auth_failed");
-        assert!(err.message.contains("nope.json"), "{}", err.message);
-        let nothing = |_: &str| None;
-        if !std::fs::read_to_string("/sys/class/dmi/id/product_name")
-            .is_ok_and(|n| n.contains("Google"))
-        {
-            let err = Credentials::discover(None, None, &nothing).unwrap_err();
-            assert_eq!(err.details["kind"], "not_configured");
-        }
-    }
 
     #[test]
     fn labels_are_sanitised_like_the_reference() {

@@ -7,8 +7,9 @@ use rayon::prelude::*;
 
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::diagnostic::{Diagnostic, FileReport};
+use crate::document::Syntax;
 use crate::error::{Error, exit};
-use crate::plan::{self, LoadFailure, source::Syntax};
+use crate::plan::{self, LoadFailure};
 use crate::settings::Settings;
 use crate::validate::{Context, diagnostics};
 
@@ -38,7 +39,10 @@ pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Resu
         env!("CARGO_PKG_VERSION"),
         out,
     )
-    .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
+    .map_err(|source| Error::Io {
+        context: "cannot write the report".to_owned(),
+        source,
+    })?;
     Ok(if unreadable {
         exit::USAGE
     } else if reports.iter().all(FileReport::ok) {
@@ -53,7 +57,7 @@ pub fn check_file(path: &Path, ctx: &Context<'_>) -> (FileReport, bool) {
     match plan::load(path) {
         Ok(loaded) => {
             let diagnostics = diagnostics(&loaded, ctx);
-            (plan::report(path, &loaded.doc.text, diagnostics), false)
+            (plan::report(path, loaded.text(), diagnostics), false)
         }
         Err(LoadFailure::Invalid(report)) => (report, false),
         Err(LoadFailure::Unreadable(err)) => (
@@ -76,10 +80,7 @@ fn expand(paths: &[String]) -> Result<Vec<PathBuf>, Error> {
     for arg in paths {
         let path = Path::new(arg);
         if path.is_dir() {
-            walk(path, &mut files).map_err(|source| Error::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+            walk(path, &mut files).map_err(|source| Error::io("read", path, source))?;
         } else if path.exists() || !has_wildcard(arg) {
             // A missing plain path is reported per file as unreadable.
             files.push(path.to_owned());

@@ -1,25 +1,21 @@
-//! `da query`: the one-shot form. The flags (or a JSON object on stdin) become an in-memory
-//! plan with one alias per `--register-bq`, so validation, limits, errors and exit codes are
-//! exactly those of `plan run`.
+//! `da query`: the one-shot form. The flags (or a JSON object on stdin) become a
+//! `QuerySpec` (`runner::query`): an in-memory plan with one alias per `--register-bq`, so
+//! validation, limits, errors and exit codes are exactly those of `plan run`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde_json::{Map, Value};
 
-use crate::commands::run::{alias_source, run_checked};
-use crate::diagnostic::Diagnostic;
-use crate::error::{Error, ErrorType, RunError, exit};
+use crate::error::{Error, exit};
 use crate::output::{self, Format};
-use crate::pipeline::RunOutcome;
-use crate::plan;
 use crate::report::summary;
+use crate::runner::query::{QuerySpec, check};
+use crate::runner::{self, RunSpec, run_checked};
 use crate::settings::Settings;
-use crate::source::{AliasSource, Fetched, Precheck};
-use crate::validate::{CheckedAlias, CheckedPlan, validate};
 
 /// Where the SQL of a query comes from, as given on the command line.
 #[derive(Debug, Clone, Default)]
@@ -41,15 +37,6 @@ pub struct QueryRequest {
     pub limit: Option<u64>,
     pub quiet: bool,
     pub progress: bool,
-}
-
-/// The query as a plan document (JSON, which the YAML reader also reads).
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuerySpec {
-    pub sql: String,
-    pub register_bq: BTreeMap<String, String>,
-    /// Values from stdin JSON; their JSON type declares the parameter's type.
-    pub params: Map<String, Value>,
 }
 
 /// Turn the three ways of giving SQL into one spec; each error is a usage error.
@@ -183,41 +170,6 @@ fn usage(message: &str) -> Error {
     Error::Usage(message.to_owned())
 }
 
-/// The in-memory plan for a query spec.
-fn plan_document(spec: &QuerySpec, limit: Option<u64>) -> Value {
-    let params: Map<String, Value> = spec
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let kind = match value {
-                Value::Bool(_) => "boolean",
-                Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-                Value::Number(_) => "number",
-                _ => "string",
-            };
-            let default = match value {
-                Value::String(_) | Value::Bool(_) | Value::Number(_) => value.clone(),
-                other => Value::String(other.to_string()),
-            };
-            (
-                name.clone(),
-                serde_json::json!({"type": kind, "default": default}),
-            )
-        })
-        .collect();
-    let mut doc = serde_json::json!({
-        "version": 1,
-        "name": "query",
-        "params": params,
-        "register_bq": spec.register_bq,
-        "sql": spec.sql,
-    });
-    if let Some(n) = limit {
-        doc["limits"] = serde_json::json!({"max_result_rows": n});
-    }
-    doc
-}
-
 /// Run a query; the result goes to `out` (or `--output`), notices to `err`.
 pub fn run(
     req: &QueryRequest,
@@ -232,11 +184,21 @@ pub fn run(
     let spec = spec(&req.input)?;
     let checked = check(&spec, req.limit, &req.input.params, settings)?;
     if !req.quiet {
-        crate::report::warnings(&checked.warnings, err);
+        crate::report::warnings(checked.warnings(), err);
+        for w in settings.warnings() {
+            let _ = writeln!(err, "warning: {w}");
+        }
     }
-    let outcome = execute(&checked, settings, req.progress, cancel.clone());
-    if cancel.load(Ordering::Relaxed) {
-        return Err(Error::Interrupted);
+    let run = RunSpec {
+        output_dir: None,
+        write_outputs: false,
+        progress: req.progress,
+        cancel,
+    };
+    let outcome = run_checked(&checked, settings, &run);
+    if req.quiet && runner::backend_label(&checked, settings) == "local" {
+        // Local data must never be mistaken for real data, even in a quiet run.
+        let _ = writeln!(err, "{}", crate::report::LOCAL_NOTICE);
     }
     let outcome = outcome?;
     let result = &outcome.result;
@@ -258,86 +220,6 @@ pub fn run(
         }
     }
     Ok(exit::OK)
-}
-
-/// Validate a query spec as the in-memory plan it stands for.
-pub fn check(
-    spec: &QuerySpec,
-    limit: Option<u64>,
-    given_params: &[(String, String)],
-    settings: &Settings,
-) -> Result<CheckedPlan, Error> {
-    let text = serde_json::to_string_pretty(&plan_document(spec, limit))
-        .map_err(|e| usage(&e.to_string()))?;
-    let origin = Path::new("<query>");
-    let loaded = plan::parse(origin, &text).map_err(|r| invalid(r.diagnostics))?;
-    let ctx = settings.context(given_params, true);
-    validate(&loaded, &ctx).map_err(invalid)
-}
-
-/// Run a checked plan without writing its outputs (queries and HTTP requests).
-pub fn execute(
-    checked: &CheckedPlan,
-    settings: &Settings,
-    progress: bool,
-    cancel: Arc<AtomicBool>,
-) -> Result<RunOutcome, Error> {
-    // A plan with no aliases needs no backend (and no BigQuery configuration).
-    let source: Box<dyn AliasSource> = if checked.aliases.is_empty() {
-        Box::new(NoAliases)
-    } else {
-        alias_source(settings, &checked.name, &cancel)?
-    };
-    Ok(run_checked(
-        checked,
-        settings,
-        source.as_ref(),
-        None,
-        progress,
-        false,
-        cancel,
-    )?)
-}
-
-/// A query that fails validation is a `query_error`, as in the reference; every
-/// diagnostic travels in `details.diagnostics` (without positions: there is no file).
-fn invalid(diagnostics: Vec<Diagnostic>) -> Error {
-    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    let message = errors
-        .iter()
-        .map(|d| format!("{} ({})", d.message, d.code))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut e = RunError::new(ErrorType::QueryError, message);
-    if let Some(hint) = errors.first().and_then(|d| d.hint.clone()) {
-        e = e.hint(hint);
-    }
-    let listed: Vec<Value> = diagnostics
-        .iter()
-        .map(|d| serde_json::json!({"code": d.code, "severity": d.severity, "message": d.message, "pointer": d.pointer, "hint": d.hint}))
-        .collect();
-    Error::Run(e.detail("diagnostics", listed))
-}
-
-/// The source of a query without aliases: never asked for anything.
-struct NoAliases;
-
-impl AliasSource for NoAliases {
-    fn label(&self) -> &'static str {
-        "none"
-    }
-    fn precheck(&self, alias: &CheckedAlias) -> Result<Precheck, RunError> {
-        Err(RunError::new(
-            ErrorType::BqError,
-            format!("no backend for alias `{}`", alias.name),
-        ))
-    }
-    fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
-        Err(RunError::new(
-            ErrorType::BqError,
-            format!("no backend for alias `{}`", alias.name),
-        ))
-    }
 }
 
 #[cfg(test)]

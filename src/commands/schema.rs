@@ -2,8 +2,12 @@
 
 use std::io::Write;
 
-use crate::schema::{Kind, schema_text};
+use crate::schema::Kind;
 
 pub fn run(kind: Kind, out: &mut dyn Write) -> std::io::Result<()> {
-    out.write_all(schema_text(kind).as_bytes())
+    let schema = match kind {
+        Kind::Plan => crate::plan::json_schema(),
+        Kind::Config => crate::config::json_schema(),
+    };
+    out.write_all(schema.text().as_bytes())
 }

@@ -4,6 +4,7 @@
 //! `sarif`) is one renderer in `render.rs` over the same values, so the CLI, CI annotations
 //! and the HTTP API all say the same thing.
 
+pub mod codes;
 pub mod render;
 
 use serde::Serialize;
@@ -36,6 +37,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            codes::lookup(code).is_some(),
+            "diagnostic code `{code}` is not in diagnostic::codes::ALL"
+        );
         Self {
             code,
             severity: Severity::Error,

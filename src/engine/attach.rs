@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
-use crate::validate::sql::is_identifier;
+use crate::dialect::is_identifier;
 
 /// Which `_remote_attach` rows may be acted on.
 #[derive(Debug, Clone)]

@@ -7,21 +7,25 @@
 //! therefore still cannot read a file.
 
 mod attach;
+mod catalog;
+mod tables;
 mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use duckdb::{AccessMode, Config, Connection, InterruptHandle};
 
+use crate::deadline::Deadline;
 use crate::error::{ErrorType, RunError};
 use crate::params::ParamValue;
+use crate::validate::FinalStep;
 
 pub use attach::RemoteAttachPolicy;
+pub use catalog::{Catalog, Column, Database, Relation, RelationKind};
 
 /// How to open the analytics database.
 #[derive(Debug, Clone)]
@@ -46,6 +50,69 @@ pub struct Engine {
 pub struct SealedEngine {
     conn: Connection,
     pub warnings: Vec<String>,
+}
+
+/// Where a streamed result goes, batch by batch.
+pub trait BatchSink {
+    /// The result's schema, once, before any batch.
+    fn start(&mut self, schema: &SchemaRef) -> Result<(), RunError>;
+    /// One batch. `Ok(false)` stops the query: nothing more is wanted.
+    fn batch(&mut self, batch: RecordBatch) -> Result<bool, RunError>;
+}
+
+/// Keeps the first `max_rows` rows of a result and notes whether there were more.
+#[derive(Debug)]
+pub struct Collect {
+    max_rows: u64,
+    result: QueryResult,
+}
+
+impl Collect {
+    pub fn new(max_rows: u64) -> Self {
+        Self {
+            max_rows,
+            result: QueryResult {
+                schema: Arc::new(arrow::datatypes::Schema::empty()),
+                batches: Vec::new(),
+                rows: 0,
+                truncated: false,
+            },
+        }
+    }
+
+    /// Whether it still wants rows (it has fewer than `max_rows` and saw no extra one).
+    pub fn wants_more(&self) -> bool {
+        !self.result.truncated
+    }
+
+    pub fn into_result(self) -> QueryResult {
+        self.result
+    }
+}
+
+impl BatchSink for Collect {
+    fn start(&mut self, schema: &SchemaRef) -> Result<(), RunError> {
+        self.result.schema = schema.clone();
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: RecordBatch) -> Result<bool, RunError> {
+        let r = &mut self.result;
+        if r.truncated {
+            return Ok(false);
+        }
+        let n = batch.num_rows() as u64;
+        if r.rows + n > self.max_rows {
+            let keep = usize::try_from(self.max_rows - r.rows).unwrap_or(usize::MAX);
+            r.batches.push(batch.slice(0, keep));
+            r.rows = self.max_rows;
+            r.truncated = true;
+            return Ok(false);
+        }
+        r.rows += n;
+        r.batches.push(batch);
+        Ok(true)
+    }
 }
 
 /// The final step's result, cut at the row limit.
@@ -120,36 +187,8 @@ impl Engine {
         schema: &SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<(), RunError> {
-        let (schema, batches) = types::duckdb_compatible(schema, batches).map_err(|why| {
-            RunError::new(
-                ErrorType::QueryError,
-                format!("cannot register alias `{alias}`: {why}"),
-            )
-            .detail("alias", alias)
-        })?;
-        let schema = &schema;
-        let ddl = types::create_table_sql(alias, schema).map_err(|why| {
-            RunError::new(
-                ErrorType::QueryError,
-                format!("cannot register alias `{alias}`: {why}"),
-            )
-            .detail("alias", alias)
-        })?;
-        let fail = |e: &duckdb::Error| {
-            query_error(&format!("cannot register alias `{alias}`"), e).detail("alias", alias)
-        };
-        self.conn.execute_batch(&ddl).map_err(|e| fail(&e))?;
-        let mut appender = self
-            .conn
-            .appender_to_catalog_and_db(alias, "temp", "main")
-            .map_err(|e| fail(&e))?;
-        for batch in batches {
-            if batch.num_rows() > 0 {
-                appender.append_record_batch(batch).map_err(|e| fail(&e))?;
-            }
-        }
-        appender.flush().map_err(|e| fail(&e))?;
-        Ok(())
+        tables::create(&self.conn, alias, schema)?;
+        tables::append(&self.conn, alias, schema, batches)
     }
 
     /// Turn external access off and lock the configuration. One-way: nothing the plan's
@@ -183,8 +222,33 @@ fn base_config(opts: &EngineOptions) -> duckdb::Result<Config> {
 
 impl SealedEngine {
     /// The databases, tables, views and columns this connection can read.
-    pub fn catalog(&self) -> Result<crate::catalog::Catalog, RunError> {
-        crate::catalog::read(&self.conn, &self.warnings)
+    pub fn catalog(&self) -> Result<Catalog, RunError> {
+        catalog::read(&self.conn, &self.warnings)
+    }
+
+    /// Create an empty table for an alias (from its dry-run schema), so the final step can
+    /// be bound before any data is fetched; `append` fills it later.
+    pub fn create_alias_table(&self, alias: &str, schema: &SchemaRef) -> Result<(), RunError> {
+        tables::create(&self.conn, alias, schema)
+    }
+
+    /// Append an alias's data to the table `create_alias_table` made with the same schema.
+    pub fn append_alias(
+        &self,
+        alias: &str,
+        schema: &SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), RunError> {
+        tables::append(&self.conn, alias, schema, batches)
+    }
+
+    /// Ask DuckDB to bind the final step (parse, resolve every name and type, plan) without
+    /// running it: an unknown column, table or function, or a type mismatch, is found here.
+    pub fn bind(&self, step: &FinalStep) -> Result<(), RunError> {
+        self.conn
+            .prepare(step.sql())
+            .map(drop)
+            .map_err(|e| query_error("the final sql does not bind", &e))
     }
 
     /// A handle that stops the running query from another thread (timeouts, Ctrl-C).
@@ -192,37 +256,68 @@ impl SealedEngine {
         self.conn.interrupt_handle()
     }
 
-    /// Run one validated query with `$name` parameters, keeping at most `max_rows` rows
-    /// (one more is fetched to know whether the result was truncated). The query is
-    /// interrupted when `deadline` passes or `cancel` is set.
+    /// Run the plan's final step, keeping at most `max_rows` rows (one more is fetched to
+    /// know whether the result was truncated). The query is interrupted when the deadline
+    /// passes or the run is cancelled.
     pub fn execute(
+        &self,
+        step: &FinalStep,
+        max_rows: u64,
+        deadline: Option<&Deadline>,
+    ) -> Result<QueryResult, RunError> {
+        self.execute_sql(step.sql(), step.params(), max_rows, deadline)
+    }
+
+    /// Run the plan's final step and hand its batches to `sink` as DuckDB produces them,
+    /// so a result of any size passes through in constant memory.
+    pub fn stream(
+        &self,
+        step: &FinalStep,
+        deadline: Option<&Deadline>,
+        sink: &mut dyn BatchSink,
+    ) -> Result<(), RunError> {
+        self.watched(deadline, || {
+            self.stream_sql(step.sql(), step.params(), sink)
+        })
+    }
+
+    /// Run SQL that was derived from checked input inside the crate (the local backend's
+    /// DuckDB re-print of a checked alias). Not public: outside the crate only a
+    /// `FinalStep` runs.
+    pub(crate) fn execute_sql(
         &self,
         sql: &str,
         params: &[(String, ParamValue)],
         max_rows: u64,
-        stop: Option<&Stop>,
+        deadline: Option<&Deadline>,
     ) -> Result<QueryResult, RunError> {
-        let timer = stop.map(|s| Watchdog::start(self.conn.interrupt_handle(), s.clone()));
-        let result = self.execute_inner(sql, params, max_rows);
+        let mut collect = Collect::new(max_rows);
+        self.watched(deadline, || self.stream_sql(sql, params, &mut collect))?;
+        Ok(collect.into_result())
+    }
+
+    /// Run `work` under a watchdog that interrupts DuckDB when the deadline passes or the
+    /// run is cancelled, and say which of the two stopped it.
+    fn watched(
+        &self,
+        deadline: Option<&Deadline>,
+        work: impl FnOnce() -> Result<(), RunError>,
+    ) -> Result<(), RunError> {
+        let timer = deadline.map(|d| Watchdog::start(self.conn.interrupt_handle(), d.clone()));
+        let result = work();
         match timer.map_or(Ended::Finished, Watchdog::stop) {
             Ended::Finished => result,
-            Ended::TimedOut => Err(RunError::new(
-                ErrorType::Timeout,
-                "the final query ran past the time limit",
-            )
-            .hint("raise limits.timeout_seconds or make the query cheaper")),
-            Ended::Cancelled => {
-                Err(RunError::new(ErrorType::Timeout, "interrupted").detail("interrupted", true))
-            }
+            Ended::TimedOut(d) => Err(d.timeout("the query")),
+            Ended::Cancelled => Err(RunError::interrupted("the query")),
         }
     }
 
-    fn execute_inner(
+    fn stream_sql(
         &self,
         sql: &str,
         params: &[(String, ParamValue)],
-        max_rows: u64,
-    ) -> Result<QueryResult, RunError> {
+        sink: &mut dyn BatchSink,
+    ) -> Result<(), RunError> {
         let mut stmt = self
             .conn
             .prepare(sql)
@@ -231,29 +326,14 @@ impl SealedEngine {
         let stream = stmt
             .stream_arrow(duckdb::params_from_iter(values.iter()))
             .map_err(|e| query_error("query error", &e))?;
-        let schema = stream.get_schema();
-        let mut batches = Vec::new();
-        let mut rows = 0u64;
-        let mut truncated = false;
+        sink.start(&stream.get_schema())?;
         for batch in stream {
             let batch = batch.map_err(|e| query_error("query error", &e))?;
-            let n = batch.num_rows() as u64;
-            if rows + n > max_rows {
-                let keep = usize::try_from(max_rows - rows).unwrap_or(usize::MAX);
-                batches.push(batch.slice(0, keep));
-                rows = max_rows;
-                truncated = true;
+            if !sink.batch(batch)? {
                 break;
             }
-            rows += n;
-            batches.push(batch);
         }
-        Ok(QueryResult {
-            schema,
-            batches,
-            rows,
-            truncated,
-        })
+        Ok(())
     }
 
     /// Run SQL with no validation at all. Only for tests that prove the sandbox holds
@@ -297,16 +377,9 @@ fn bind_order(
         .collect()
 }
 
-/// When to give up on a query: a deadline, and a flag set by Ctrl-C.
-#[derive(Debug, Clone)]
-pub struct Stop {
-    pub deadline: Instant,
-    pub cancel: Arc<AtomicBool>,
-}
-
 enum Ended {
     Finished,
-    TimedOut,
+    TimedOut(Deadline),
     Cancelled,
 }
 
@@ -317,26 +390,23 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn start(handle: Arc<InterruptHandle>, stop: Stop) -> Self {
+    fn start(handle: Arc<InterruptHandle>, stop: Deadline) -> Self {
         let (done, rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             loop {
                 // Poll so that Ctrl-C is noticed quickly even with a distant deadline.
-                let wait = stop
-                    .deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(50));
+                let wait = stop.remaining().min(Duration::from_millis(50));
                 match rx.recv_timeout(wait) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     _ => return Ended::Finished,
                 }
-                if stop.cancel.load(Ordering::Relaxed) {
+                if stop.is_cancelled() {
                     handle.interrupt();
                     return Ended::Cancelled;
                 }
-                if Instant::now() >= stop.deadline {
+                if stop.is_past() {
                     handle.interrupt();
-                    return Ended::TimedOut;
+                    return Ended::TimedOut(stop);
                 }
             }
         });

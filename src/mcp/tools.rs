@@ -19,7 +19,8 @@ use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::error::Error;
 use crate::output::{self, Format};
 use crate::pipeline::RunOutcome;
-use crate::plan::{self, LoadFailure, LoadedPlan};
+use crate::plan::{self, LoadFailure};
+use crate::runner::{self, RunSpec};
 use crate::settings::Settings;
 use crate::validate::{self, CheckedPlan};
 
@@ -75,22 +76,6 @@ impl Source {
             )),
         }
     }
-
-    /// Load and schema-check the plan (an unreadable file is `unreadable_input`).
-    fn load(&self) -> Result<LoadedPlan, Error> {
-        match self {
-            Self::Text { name, text } => {
-                plan::parse(Path::new(name), text).map_err(|r| Error::InvalidPlan(Box::new(r)))
-            }
-            Self::File(path) => plan::load(path).map_err(|failure| match failure {
-                LoadFailure::Unreadable(source) => Error::Read {
-                    path: path.clone(),
-                    source,
-                },
-                LoadFailure::Invalid(report) => Error::InvalidPlan(Box::new(report)),
-            }),
-        }
-    }
 }
 
 /// Parameter values as the CLI's `NAME=VALUE` pairs; only scalars make sense there.
@@ -114,7 +99,17 @@ pub fn check(settings: &Settings, input: &PlanInput) -> Result<CheckOutput, Tool
     let params = param_pairs(&input.params)?;
     let ctx = settings.context(&params, !params.is_empty());
     let report = match &source {
-        Source::File(path) => crate::commands::check::check_file(path, &ctx).0,
+        // An unreadable file is a failed call (`io_error`), not a diagnostic.
+        Source::File(path) => match plan::load(path) {
+            Ok(loaded) => {
+                let diagnostics = validate::diagnostics(&loaded, &ctx);
+                plan::report(path, loaded.text(), diagnostics)
+            }
+            Err(LoadFailure::Invalid(report)) => report,
+            Err(LoadFailure::Unreadable(source)) => {
+                return Err(Error::io("read", path, source).into());
+            }
+        },
         Source::Text { name, text } => match plan::parse(Path::new(name), text) {
             Ok(loaded) => {
                 let diagnostics = validate::diagnostics(&loaded, &ctx);
@@ -143,7 +138,7 @@ pub fn check(settings: &Settings, input: &PlanInput) -> Result<CheckOutput, Tool
 pub fn estimate(settings: &Settings, input: &PlanInput) -> Result<EstimateOutput, ToolError> {
     let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
     let params = param_pairs(&input.params)?;
-    let checked = checked_plan(settings, &source, &params, !params.is_empty())?;
+    let checked = checked_plan(settings, &source, &params)?;
     Ok(EstimateOutput {
         available: false,
         reason: Some(
@@ -151,22 +146,25 @@ pub fn estimate(settings: &Settings, input: &PlanInput) -> Result<EstimateOutput
              version of da; the plan is valid"
                 .to_owned(),
         ),
-        aliases: checked.aliases.iter().map(|a| a.name.clone()).collect(),
+        aliases: checked
+            .aliases()
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect(),
     })
 }
 
+/// Load and check a plan the way `da plan run` does: every required parameter needs a value.
 fn checked_plan(
     settings: &Settings,
     source: &Source,
     params: &[(String, String)],
-    require_params: bool,
 ) -> Result<CheckedPlan, ToolError> {
-    let loaded = source.load()?;
-    let ctx = settings.context(params, require_params);
-    validate::validate(&loaded, &ctx).map_err(|diagnostics| {
-        let report = plan::report(&loaded.path, &loaded.doc.text, diagnostics);
-        ToolError::from(Error::InvalidPlan(Box::new(report)))
-    })
+    let checked = match source {
+        Source::File(path) => runner::load_checked(path, params, settings).map(|(_, c)| c),
+        Source::Text { name, text } => runner::check_text(name, text, params, settings),
+    };
+    Ok(checked?)
 }
 
 /// `plan_run`: run a plan as `da plan run` does, writing outputs only under
@@ -185,8 +183,8 @@ pub fn run(
     }
     let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
     let params = param_pairs(&input.params)?;
-    let checked = checked_plan(settings, &source, &params, true)?;
-    let output_dir = if checked.outputs.is_empty() {
+    let checked = checked_plan(settings, &source, &params)?;
+    let output_dir = if checked.outputs().is_empty() {
         None
     } else {
         Some(output_root(settings, &checked)?)
@@ -203,19 +201,13 @@ fn execute(
     output_dir: Option<&Path>,
     cancel: Arc<AtomicBool>,
 ) -> Result<RunOutcome, Error> {
-    let Some(dir) = output_dir else {
-        return crate::commands::query::execute(checked, settings, false, cancel);
-    };
-    let source = crate::commands::run::alias_source(settings, &checked.name, &cancel)?;
-    Ok(crate::commands::run::run_checked(
-        checked,
-        settings,
-        source.as_ref(),
-        Some(dir),
-        false,
-        true,
+    let spec = RunSpec {
+        output_dir,
+        write_outputs: output_dir.is_some(),
+        progress: false,
         cancel,
-    )?)
+    };
+    Ok(runner::run_checked(checked, settings, &spec)?)
 }
 
 /// The configured output folder (relative to the config file), created and resolved, once
@@ -238,11 +230,11 @@ fn output_root(settings: &Settings, checked: &CheckedPlan) -> Result<PathBuf, To
         .and_then(|()| configured.canonicalize())
         .map_err(|e| refuse(format!("cannot use {}: {e}", configured.display())))
         .and_then(|root| {
-            for out in &checked.outputs {
-                if !stays_inside(&root, &out.relative) {
+            for out in checked.outputs() {
+                if !stays_inside(&root, out.relative()) {
                     return Err(refuse(format!(
                         "output `{}` would be written outside {}",
-                        out.relative.display(),
+                        out.relative().display(),
                         root.display()
                     )));
                 }
@@ -338,7 +330,7 @@ pub fn catalog(settings: &Settings) -> Result<crate::catalog::Catalog, ToolError
 /// `plan_schema`: the JSON schema of plan files.
 pub fn plan_schema() -> PlanSchemaOutput {
     PlanSchemaOutput {
-        schema: crate::schema::schema(crate::schema::Kind::Plan).clone(),
+        schema: crate::plan::json_schema().value.clone(),
     }
 }
 

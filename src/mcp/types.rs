@@ -56,8 +56,8 @@ pub struct RunInput {
     /// needs one.
     #[serde(default)]
     pub params: BTreeMap<String, Value>,
-    /// Send back at most this many rows (the run itself and its output files are limited
-    /// only by `max_result_rows`).
+    /// Send back at most this many of the (at most `max_result_rows`) rows; output files always
+    /// hold the whole result.
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub max_rows: Option<u64>,
@@ -97,7 +97,7 @@ pub struct RunOutput {
     /// The first `returned_rows` result rows, one object per row (JSON as `--format json`
     /// writes it: decimals keep their digits, dates are `YYYY-MM-DD`).
     pub rows: Vec<Map<String, Value>>,
-    /// Rows the final query produced (at most `max_result_rows`).
+    /// Rows of the result that are shown (at most `max_result_rows`).
     pub row_count: u64,
     /// Rows in `rows` (fewer than `row_count` when `max_rows` cut them).
     pub returned_rows: u64,
@@ -137,7 +137,7 @@ pub struct PlanSchemaOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ToolError {
     /// `plan_invalid`, `row_limit`, `memory_limit`, `bq_error`, `query_error`, `timeout`,
-    /// `unreadable_input`, `usage`, `run_disabled`, `output_not_allowed`, ...
+    /// `interrupted`, `io_error`, `usage`, `run_disabled`, `output_not_allowed`, ...
     pub error_type: String,
     pub message: String,
     /// Structured facts (`diagnostics` for an invalid plan; `alias`, `count`, `max`, ...).

@@ -77,52 +77,95 @@ fn replace<T>(
     path: &Path,
     fill: impl FnOnce(&mut HashingWriter<&mut File>) -> Result<T, Error>,
 ) -> Result<(T, u64, String), Error> {
-    let not_a_file = || Error::NotAFile {
-        path: path.to_path_buf(),
-    };
-    let file_name = path.file_name().ok_or_else(not_a_file)?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-
-    let mut prefix = OsString::from(".");
-    prefix.push(file_name);
-    prefix.push(".tmp");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    {
-        // tempfile's default is 0o600, which would make results private to their writer.
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    // From here on, returning early drops `temp`, which deletes the temporary file.
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|source| Error::CreateTemp {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
-
-    let mut hashing = HashingWriter::new(temp.as_file_mut());
+    let mut staged = Staged::create(path)?;
+    let mut hashing = HashingWriter::new(staged.temp.as_file_mut());
     let value = fill(&mut hashing)?;
     let (bytes, sha256) = hashing.finish();
-    temp.as_file().sync_all().map_err(|source| Error::FileIo {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    // On failure `PersistError` hands the temporary file back; dropping it deletes it.
-    temp.persist(path).map_err(|e| Error::Persist {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    sync_dir(dir);
+    staged.sync()?;
+    staged.persist()?;
     Ok((value, bytes, sha256))
+}
+
+/// A temporary file beside its destination, deleted when dropped unless persisted.
+pub(super) struct Staged {
+    path: PathBuf,
+    dir: PathBuf,
+    temp: tempfile::NamedTempFile,
+}
+
+impl Staged {
+    /// Create the destination's folders and a temporary file in the same folder (so the
+    /// final rename is atomic), named `.<file name>.tmp<random>`.
+    pub(super) fn create(path: &Path) -> Result<Self, Error> {
+        let not_a_file = || Error::NotAFile {
+            path: path.to_path_buf(),
+        };
+        let file_name = path.file_name().ok_or_else(not_a_file)?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut prefix = OsString::from(".");
+        prefix.push(file_name);
+        prefix.push(".tmp");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        {
+            // tempfile's default is 0o600, which would make results private to their writer.
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder
+            .tempfile_in(dir)
+            .map_err(|source| Error::CreateTemp {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            temp,
+        })
+    }
+
+    /// A second handle on the temporary file, for an encoder that owns its writer.
+    pub(super) fn handle(&self) -> Result<File, Error> {
+        self.temp
+            .as_file()
+            .try_clone()
+            .map_err(|source| self.io(source))
+    }
+
+    /// Make the written bytes durable before they are renamed into place.
+    pub(super) fn sync(&self) -> Result<(), Error> {
+        self.temp
+            .as_file()
+            .sync_all()
+            .map_err(|source| self.io(source))
+    }
+
+    /// Rename the temporary file over the destination.
+    pub(super) fn persist(self) -> Result<(), Error> {
+        // On failure `PersistError` hands the temporary file back; dropping it deletes it.
+        self.temp.persist(&self.path).map_err(|e| Error::Persist {
+            path: self.path.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&self.dir);
+        Ok(())
+    }
+
+    pub(super) fn io(&self, source: io::Error) -> Error {
+        Error::FileIo {
+            path: self.path.clone(),
+            source,
+        }
+    }
 }
 
 /// Makes the rename itself durable. Best effort: the file is complete and in place by now,
@@ -134,14 +177,14 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Counts and hashes the bytes on their way to the file, so the file is never read back.
-struct HashingWriter<W> {
+pub(super) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl<W> HashingWriter<W> {
-    fn new(inner: W) -> Self {
+    pub(super) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -150,7 +193,7 @@ impl<W> HashingWriter<W> {
     }
 
     /// Byte count and lowercase hex SHA-256 of everything written.
-    fn finish(self) -> (u64, String) {
+    pub(super) fn finish(self) -> (u64, String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = self.hasher.finalize();
         let mut hex = String::with_capacity(2 * digest.len());

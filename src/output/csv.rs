@@ -29,7 +29,7 @@ pub(super) fn write(
     } else {
         batches
     };
-    let mut writer = WriterBuilder::new().with_header(true).build(out);
+    let mut writer = writer(out);
     for batch in batches {
         let flat = flatten(batch).map_err(|e| arrow_error(Format::Csv, e))?;
         writer
@@ -39,8 +39,13 @@ pub(super) fn write(
     Ok(())
 }
 
+/// The CSV encoder: a header row, then the rows.
+pub(super) fn writer<W: Write>(out: W) -> arrow::csv::Writer<W> {
+    WriterBuilder::new().with_header(true).build(out)
+}
+
 /// The batch with zones made printable and every nested column replaced by its JSON text.
-fn flatten(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+pub(super) fn flatten(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let batch = text::printable(batch)?;
     let schema = batch.schema_ref();
     if !schema.fields().iter().any(|f| f.data_type().is_nested()) {

@@ -14,6 +14,7 @@ mod atomic;
 mod csv;
 mod json;
 mod parquet;
+mod stream;
 mod table;
 mod text;
 
@@ -29,6 +30,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 pub use atomic::{WrittenFile, write_bytes, write_file};
+pub use stream::FileSet;
 
 /// An output format.
 ///

@@ -30,17 +30,25 @@ pub(super) fn write(
     encode(schema, batches, out).map_err(|e| Error::encode(Format::Parquet, e))
 }
 
-fn encode(
+/// The Parquet encoder with da's settings; `into_inner` finishes the file.
+pub(super) fn writer<W: Write + Send>(
     schema: &SchemaRef,
-    batches: &[RecordBatch],
-    out: impl Write + Send,
-) -> Result<(), ParquetError> {
+    out: W,
+) -> Result<ArrowWriter<W>, ParquetError> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
         .build();
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties))?;
+    ArrowWriter::try_new(out, schema.clone(), Some(properties))
+}
+
+fn encode(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    out: impl Write + Send,
+) -> Result<(), ParquetError> {
+    let mut writer = writer(schema, out)?;
     for batch in batches {
         writer.write(batch)?;
     }

@@ -1,24 +1,45 @@
 //! Plan files: reading (the only place plan files are read), parsing and typing.
 
 pub mod model;
-pub mod source;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::OnceLock;
+
 use crate::diagnostic::{Diagnostic, FileReport};
-use crate::schema::{self, Kind};
+use crate::document::{Document, Syntax};
+use crate::schema::{self, Compiled, Kind};
 use model::Plan;
-use source::{Document, Syntax};
 
 /// A plan that parsed and matched the schema, with its source kept for positions.
+/// Only `load` and `parse` build one.
 #[derive(Debug, Clone)]
 pub struct LoadedPlan {
-    pub path: PathBuf,
-    pub doc: Document,
-    pub plan: Plan,
+    path: PathBuf,
+    doc: Document,
+    plan: Plan,
 }
 
 impl LoadedPlan {
+    /// The file it came from (`<query>` and `<request>.yaml` for in-memory plans).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parsed document, for positions.
+    pub fn doc(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The plan's source text.
+    pub fn text(&self) -> &str {
+        &self.doc.text
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// The folder outputs are relative to.
     pub fn base_dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new(""))
@@ -41,13 +62,19 @@ pub fn load(path: &Path) -> Result<LoadedPlan, LoadFailure> {
 /// Parse plan text; `path` decides the syntax (YAML unless it ends in `.toml`).
 pub fn parse(path: &Path, text: &str) -> Result<LoadedPlan, FileReport> {
     let syntax = Syntax::from_path(path).unwrap_or(Syntax::Yaml);
-    schema::load::<Plan>(text, syntax, Kind::Plan)
+    schema::load::<Plan>(text, syntax, json_schema())
         .map(|(doc, plan)| LoadedPlan {
             path: path.to_owned(),
             doc,
             plan,
         })
         .map_err(|diagnostics| report(path, text, diagnostics))
+}
+
+/// The plan format's JSON schema, generated from `model::Plan`.
+pub fn json_schema() -> &'static Compiled {
+    static SCHEMA: OnceLock<Compiled> = OnceLock::new();
+    SCHEMA.get_or_init(|| Compiled::new(Kind::Plan, schemars::schema_for!(Plan).to_value()))
 }
 
 /// A file report for a plan's text.

@@ -124,6 +124,11 @@ pub struct AliasDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_memory_mb: Option<u64>,
+    /// Cap on bytes billed by this alias's BigQuery jobs (may only tighten the plan's and
+    /// the instance's `max_bytes_billed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_bytes_billed: Option<u64>,
 }
 
 impl AliasSpec {
@@ -155,6 +160,13 @@ impl AliasSpec {
             Self::Full(detail) => detail.max_memory_mb,
         }
     }
+
+    pub fn max_bytes_billed(&self) -> Option<u64> {
+        match self {
+            Self::Sql(_) => None,
+            Self::Full(detail) => detail.max_bytes_billed,
+        }
+    }
 }
 
 /// A file format for outputs.
@@ -183,9 +195,16 @@ pub struct OutputSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLimits {
+    /// Rows shown (terminal table, `da query`, HTTP); more sets `truncated`. Output files
+    /// always hold the whole result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_result_rows: Option<u64>,
+    /// Rows the output files may hold; a larger result fails with `row_limit` and leaves
+    /// the previous files as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_output_rows: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub timeout_seconds: Option<u64>,
@@ -195,4 +214,9 @@ pub struct PlanLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_memory_mb: Option<u64>,
+    /// Cap on bytes billed by each BigQuery job of this plan (may only tighten
+    /// `bigquery.max_bytes_billed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_bytes_billed: Option<u64>,
 }

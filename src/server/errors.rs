@@ -5,24 +5,27 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::error::{Error, ErrorType};
+use crate::error::{BqErrorKind, Error, ErrorType};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub error_type: String,
+    pub error_type: &'static str,
     pub message: String,
     pub details: Value,
+    /// Warnings gathered before the failure (extracts, re-attach).
+    pub warnings: Vec<String>,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error_type: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            error_type: error_type.to_owned(),
+            error_type,
             message: message.into(),
             details: Value::Object(Map::new()),
+            warnings: Vec::new(),
             retry_after: None,
         }
     }
@@ -47,23 +50,21 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::Run(run) => {
-                let kind = run
-                    .details
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
                 let status = match run.error_type {
                     ErrorType::RowLimit | ErrorType::MemoryLimit | ErrorType::QueryError => {
                         StatusCode::BAD_REQUEST
                     }
                     ErrorType::Timeout => StatusCode::GATEWAY_TIMEOUT,
-                    ErrorType::BqError => match kind.as_str() {
-                        "bad_request" | "not_found" | "response_too_large" => {
-                            StatusCode::BAD_REQUEST
-                        }
-                        "not_configured" => StatusCode::INTERNAL_SERVER_ERROR,
-                        _ => StatusCode::BAD_GATEWAY,
+                    ErrorType::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorType::BqError(kind) => match kind {
+                        BqErrorKind::BadRequest
+                        | BqErrorKind::NotFound
+                        | BqErrorKind::ResponseTooLarge
+                        | BqErrorKind::BytesBilledLimit => StatusCode::BAD_REQUEST,
+                        BqErrorKind::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+                        BqErrorKind::AuthFailed
+                        | BqErrorKind::Forbidden
+                        | BqErrorKind::Upstream => StatusCode::BAD_GATEWAY,
                     },
                 };
                 let mut details = run.details;
@@ -72,9 +73,10 @@ impl From<Error> for ApiError {
                 }
                 Self {
                     status,
-                    error_type: run.error_type.code().to_owned(),
+                    error_type: run.error_type.code(),
                     message: run.message,
                     details: Value::Object(details),
+                    warnings: run.warnings,
                     retry_after: None,
                 }
             }
@@ -99,7 +101,10 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error_type": self.error_type, "message": self.message, "details": self.details});
+        let mut body = json!({"error_type": self.error_type, "message": self.message, "details": self.details});
+        if !self.warnings.is_empty() {
+            body["warnings"] = json!(self.warnings);
+        }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
@@ -115,46 +120,23 @@ mod tests {
     use super::*;
     use crate::error::RunError;
 
-    fn status_of(error_type: ErrorType, kind: Option<&str>) -> StatusCode {
-        let mut e = RunError::new(error_type, "x");
-        if let Some(k) = kind {
-            e = e.detail("kind", k);
-        }
-        ApiError::from(Error::Run(e)).status
+    fn status_of(error: RunError) -> StatusCode {
+        ApiError::from(Error::Run(error)).status
     }
 
     #[test]
     fn run_errors_map_to_status_codes() {
+        let plain = |t| status_of(RunError::new(t, "x"));
+        let bq = |k| status_of(RunError::bq(k, "x"));
+        assert_eq!(plain(ErrorType::RowLimit), StatusCode::BAD_REQUEST);
+        assert_eq!(plain(ErrorType::MemoryLimit), StatusCode::BAD_REQUEST);
+        assert_eq!(plain(ErrorType::QueryError), StatusCode::BAD_REQUEST);
+        assert_eq!(plain(ErrorType::Timeout), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(bq(BqErrorKind::Upstream), StatusCode::BAD_GATEWAY);
+        assert_eq!(bq(BqErrorKind::AuthFailed), StatusCode::BAD_GATEWAY);
+        assert_eq!(bq(BqErrorKind::BadRequest), StatusCode::BAD_REQUEST);
         assert_eq!(
-            status_of(ErrorType::RowLimit, None),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            status_of(ErrorType::MemoryLimit, None),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            status_of(ErrorType::QueryError, None),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            status_of(ErrorType::Timeout, None),
-            StatusCode::GATEWAY_TIMEOUT
-        );
-        assert_eq!(
-            status_of(ErrorType::BqError, Some("upstream_error")),
-            StatusCode::BAD_GATEWAY
-        );
-        assert_eq!(
-            status_of(ErrorType::BqError, Some("auth_failed")),
-            StatusCode::BAD_GATEWAY
-        );
-        assert_eq!(
-            status_of(ErrorType::BqError, Some("bad_request")),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            status_of(ErrorType::BqError, Some("not_configured")),
+            bq(BqErrorKind::NotConfigured),
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }

@@ -23,14 +23,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use crate::commands::query::{self, QuerySpec};
 use crate::config::Role;
 use crate::error::Error;
 use crate::output::{self, Format};
 use crate::pipeline::RunOutcome;
 use crate::plan;
+use crate::runner::query::{self, QuerySpec};
+use crate::runner::{self, RunSpec};
 use crate::settings::Settings;
-use crate::validate::validate;
 pub use errors::ApiError;
 
 /// Shared, read-only state of a server.
@@ -60,13 +60,19 @@ pub fn router(settings: Settings) -> Router {
 pub async fn serve(settings: Settings, listen: &str) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|source| Error::Io {
+            context: format!("cannot listen on {listen}"),
+            source,
+        })?;
     axum::serve(listener, router(settings))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| Error::Usage(format!("server error: {e}")))
+        .map_err(|source| Error::Io {
+            context: "the server stopped".to_owned(),
+            source,
+        })
 }
 
 /// The body of `POST /api/query/hybrid`.
@@ -146,7 +152,7 @@ async fn hybrid(
         };
         let outcome = heavy(&state, move |settings, cancel| {
             let checked = query::check(&spec, None, &[], settings)?;
-            query::execute(&checked, settings, false, cancel)
+            Ok(runner::run_checked(&checked, settings, &no_files(cancel))?)
         })
         .await?;
         result_json(&outcome)
@@ -225,19 +231,24 @@ async fn plan_run(
             })
             .collect();
         let outcome = heavy(&state, move |settings, cancel| {
-            let loaded = plan::parse(Path::new(name), &req.plan)
-                .map_err(|r| Error::InvalidPlan(Box::new(r)))?;
-            let ctx = settings.context(&params, true);
-            let checked = validate(&loaded, &ctx).map_err(|d| {
-                Error::InvalidPlan(Box::new(plan::report(Path::new(name), &req.plan, d)))
-            })?;
+            let checked = runner::check_text(name, &req.plan, &params, settings)?;
             // Plans sent over HTTP never write files on the server.
-            query::execute(&checked, settings, false, cancel)
+            Ok(runner::run_checked(&checked, settings, &no_files(cancel))?)
         })
         .await?;
         result_json(&outcome)
     };
     respond(result.await)
+}
+
+/// A run that writes no files and draws no progress: the server's only kind.
+fn no_files(cancel: Arc<AtomicBool>) -> RunSpec<'static> {
+    RunSpec {
+        output_dir: None,
+        write_outputs: false,
+        progress: false,
+        cancel,
+    }
 }
 
 fn respond(result: Result<Response, ApiError>) -> Response {
@@ -311,6 +322,7 @@ fn result_json(outcome: &RunOutcome) -> Result<Response, ApiError> {
         "truncated": r.truncated,
         "backend": outcome.backend,
         "bq_stats": bq_stats,
+        "warnings": outcome.warnings,
     }))
     .into_response())
 }
@@ -340,13 +352,14 @@ pub fn openapi() -> Value {
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error_type", "message", "details"], "properties": {"error_type": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}},
+                "Error": {"type": "object", "required": ["error_type", "message", "details"], "properties": {"error_type": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}, "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "Result": {"type": "object", "required": ["columns", "rows", "row_count", "truncated", "bq_stats"], "properties": {
                     "columns": {"type": "array", "items": {"type": "string"}},
                     "rows": {"type": "array", "items": {"type": "array"}},
                     "row_count": {"type": "integer"},
                     "truncated": {"type": "boolean"},
                     "backend": {"type": "string"},
+                    "warnings": {"type": "array", "items": {"type": "string"}},
                     "bq_stats": {"type": "object", "additionalProperties": {"type": "object", "properties": {"rows": {"type": "integer"}, "columns": {"type": "integer"}, "memory_mb": {"type": "number"}, "bytes_processed": {"type": ["integer", "null"]}}}}
                 }}
             }

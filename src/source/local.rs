@@ -16,22 +16,35 @@ use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart, Value, VisitMut, V
 use sqlparser::dialect::{BigQueryDialect, DuckDbDialect};
 use sqlparser::parser::Parser;
 
-use super::{AliasSource, Fetched, Precheck, batches_bytes};
+use super::{AliasSource, Estimate, Fetched, Precheck, batches_bytes};
+use crate::deadline::Deadline;
+use crate::dialect::SqlDialect;
 use crate::engine::{Engine, EngineOptions, QueryResult, RemoteAttachPolicy, SealedEngine};
-use crate::error::{ErrorType, RunError};
+use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
 use crate::validate::CheckedAlias;
-use crate::validate::sql::SqlDialect;
 
 /// Parquet files standing in for BigQuery tables.
 #[derive(Debug, Clone)]
 pub struct LocalWarehouse {
     root: PathBuf,
+    /// The run's budget: alias queries are interrupted when it ends, as the final step is.
+    deadline: Option<Deadline>,
 }
 
 impl LocalWarehouse {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            deadline: None,
+        }
+    }
+
+    /// Interrupt alias queries when `deadline` passes or the run is cancelled.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Deadline) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// The file for a BigQuery table name, if the name has a dataset and table part.
@@ -45,30 +58,30 @@ impl LocalWarehouse {
     }
 
     /// Run BigQuery SQL with typed `@params` over the warehouse, unbounded. Used by the
-    /// test BigQuery server, which answers REST calls from this same data.
+    /// test BigQuery server, which answers REST calls from this same data; the SQL runs
+    /// on its own sealed in-memory engine that holds nothing but the tables it names.
     pub fn run_sql(
         &self,
         name: &str,
         sql: &str,
         params: &[(String, ParamValue)],
     ) -> Result<QueryResult, RunError> {
-        let alias = CheckedAlias {
-            name: name.to_owned(),
-            sql: sql.to_owned(),
-            params: params.to_vec(),
-            max_rows: u64::MAX - 1,
-            max_memory_mb: u64::MAX,
-        };
-        let (engine, sql) = self.prepare(&alias)?;
-        engine.execute(&sql, &[], u64::MAX - 1, None)
+        let query = AliasQuery { name, sql, params };
+        let (engine, sql) = self.prepare(&query)?;
+        engine.execute_sql(&sql, &[], u64::MAX - 1, None)
     }
 
     /// A sealed engine holding the alias's tables, and the alias SQL rewritten for it.
-    fn prepare(&self, alias: &CheckedAlias) -> Result<(SealedEngine, String), RunError> {
-        let mut statements = Parser::parse_sql(&BigQueryDialect {}, &alias.sql)
-            .map_err(|e| bq_error("bad_request", alias, &format!("cannot parse: {e}")))?;
+    fn prepare(&self, alias: &AliasQuery<'_>) -> Result<(SealedEngine, String), RunError> {
+        let mut statements = Parser::parse_sql(&BigQueryDialect {}, alias.sql).map_err(|e| {
+            bq_error(
+                BqErrorKind::BadRequest,
+                alias,
+                &format!("cannot parse: {e}"),
+            )
+        })?;
         let Some(statement) = statements.first_mut() else {
-            return Err(bq_error("bad_request", alias, "empty query"));
+            return Err(bq_error(BqErrorKind::BadRequest, alias, "empty query"));
         };
         let literals: BTreeMap<String, Expr> = alias
             .params
@@ -79,7 +92,7 @@ impl LocalWarehouse {
                     .try_with_sql(&text)
                     .and_then(|mut p| p.parse_expr());
                 expr.map(|e| (name.clone(), e))
-                    .map_err(|e| bq_error("bad_request", alias, &e.to_string()))
+                    .map_err(|e| bq_error(BqErrorKind::BadRequest, alias, &e.to_string()))
             })
             .collect::<Result<_, _>>()?;
         let mut rewriter = Rewriter {
@@ -91,7 +104,7 @@ impl LocalWarehouse {
         let _ = statement.visit(&mut rewriter);
         if let Some((name, path)) = rewriter.missing {
             return Err(bq_error(
-                "not_found",
+                BqErrorKind::NotFound,
                 alias,
                 &format!(
                     "table `{name}` is not in the local warehouse (looked for {})",
@@ -107,7 +120,7 @@ impl LocalWarehouse {
         for (file, table) in &rewriter.tables {
             let (schema, batches) = read_parquet(file).map_err(|why| {
                 bq_error(
-                    "upstream_error",
+                    BqErrorKind::Upstream,
                     alias,
                     &format!("cannot read {}: {why}", file.display()),
                 )
@@ -131,13 +144,30 @@ fn local_engine_options() -> EngineOptions {
     }
 }
 
-fn bq_error(kind: &str, alias: &CheckedAlias, message: &str) -> RunError {
-    RunError::new(
-        ErrorType::BqError,
+/// The SQL of one alias and its parameter values: a checked alias, or the test
+/// server's request.
+struct AliasQuery<'a> {
+    name: &'a str,
+    sql: &'a str,
+    params: &'a [(String, ParamValue)],
+}
+
+impl<'a> From<&'a CheckedAlias> for AliasQuery<'a> {
+    fn from(alias: &'a CheckedAlias) -> Self {
+        Self {
+            name: alias.name(),
+            sql: alias.sql(),
+            params: alias.params(),
+        }
+    }
+}
+
+fn bq_error(kind: BqErrorKind, alias: &AliasQuery<'_>, message: &str) -> RunError {
+    RunError::bq(
+        kind,
         format!("alias `{}` (local backend): {message}", alias.name),
     )
-    .detail("alias", alias.name.as_str())
-    .detail("kind", kind)
+    .detail("alias", alias.name)
     .detail("backend", "local")
 }
 
@@ -234,17 +264,36 @@ impl AliasSource for LocalWarehouse {
         "local"
     }
 
-    fn precheck(&self, alias: &CheckedAlias) -> Result<Precheck, RunError> {
-        let (engine, sql) = self.prepare(alias)?;
-        let count = engine.execute(
-            &format!("SELECT COUNT(*) AS n FROM ({sql}) AS _cnt"),
+    fn estimate(&self, alias: &CheckedAlias) -> Result<Estimate, RunError> {
+        let query = AliasQuery::from(alias);
+        let (engine, sql) = self.prepare(&query)?;
+        let shape = engine.execute_sql(
+            &format!("SELECT * FROM (\n{sql}\n) AS _shape LIMIT 0"),
+            &[],
+            0,
+            self.deadline.as_ref(),
+        )?;
+        Ok(Estimate {
+            schema: Some(shape.schema),
+            bytes_processed: None,
+        })
+    }
+
+    fn precheck(&self, alias: &CheckedAlias, estimate: &Estimate) -> Result<Precheck, RunError> {
+        let query = AliasQuery::from(alias);
+        let (engine, sql) = self.prepare(&query)?;
+        // The alias SQL stands on its own lines, so a trailing `--` comment cannot swallow
+        // the wrapper's closing parenthesis.
+        let count = engine.execute_sql(
+            &format!("SELECT COUNT(*) AS n FROM (\n{sql}\n) AS _cnt"),
             &[],
             1,
-            None,
+            self.deadline.as_ref(),
         )?;
         let rows = count
             .batches
             .first()
+            .filter(|b| b.num_rows() == 1)
             .and_then(|b| {
                 b.column(0)
                     .as_any()
@@ -252,34 +301,48 @@ impl AliasSource for LocalWarehouse {
                     .map(|a| a.value(0))
             })
             .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(0);
-        let shape = engine.execute(
-            &format!("SELECT * FROM ({sql}) AS _shape LIMIT 0"),
-            &[],
-            0,
-            None,
-        )?;
+            .ok_or_else(|| {
+                bq_error(
+                    BqErrorKind::Upstream,
+                    &query,
+                    "the row count could not be read",
+                )
+            })?;
+        // The local estimate always has the schema; ask again only if it was not passed on.
+        let schema = match &estimate.schema {
+            Some(schema) => schema.clone(),
+            None => self
+                .estimate(alias)?
+                .schema
+                .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty())),
+        };
         Ok(Precheck {
             rows,
-            schema: shape.schema,
+            schema,
             bytes_processed: None,
         })
     }
 
     fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
-        let (engine, sql) = self.prepare(alias)?;
+        let (engine, sql) = self.prepare(&AliasQuery::from(alias))?;
         // The precheck already bounded the rows; the +1 catches data that grew since.
-        let result = engine.execute(&sql, &[], alias.max_rows.saturating_add(1), None)?;
-        if result.truncated || result.rows > alias.max_rows {
+        let max_rows = alias.max_rows();
+        let result = engine.execute_sql(
+            &sql,
+            &[],
+            max_rows.saturating_add(1),
+            self.deadline.as_ref(),
+        )?;
+        if result.truncated || result.rows > max_rows {
             return Err(RunError::new(
                 ErrorType::RowLimit,
                 format!(
-                    "alias `{}` grew past {} rows while it was fetched",
-                    alias.name, alias.max_rows
+                    "alias `{}` grew past {max_rows} rows while it was fetched",
+                    alias.name()
                 ),
             )
-            .detail("alias", alias.name.as_str())
-            .detail("max", alias.max_rows));
+            .detail("alias", alias.name())
+            .detail("max", max_rows));
         }
         let bytes = batches_bytes(&result.batches);
         Ok(Fetched {

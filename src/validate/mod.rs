@@ -3,19 +3,24 @@
 //! Only this module builds a `CheckedPlan`, so nothing can run SQL that was not rendered,
 //! parsed and checked here. The SQL that runs is exactly the SQL that was validated.
 
+mod checked;
+mod origin;
 pub mod sql;
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
+use crate::config::Limits;
 use crate::diagnostic::Diagnostic;
+use crate::dialect::{SqlDialect, is_identifier};
+use crate::document::{Document, LineCol, escape_pointer};
 use crate::output::Format;
 use crate::params::{self, ParamValue, Params};
 use crate::plan::LoadedPlan;
 use crate::plan::model::{FileFormat, Plan};
-use crate::plan::source::{Document, LineCol, escape_pointer};
-use crate::settings::Limits;
-use sql::{BigQueryPolicy, SqlDialect, SqlProblem, analyze, is_identifier, strip_one_semicolon};
+pub use checked::{CheckedAlias, CheckedOutput, CheckedPlan, FinalStep};
+use origin::{SqlOrigin, find_token};
+use sql::{BigQueryPolicy, SqlProblem, analyze, strip_one_semicolon};
 
 /// Names an alias may not take: they would shadow DuckDB's system objects.
 pub const RESERVED_ALIASES: [&str; 13] = [
@@ -38,6 +43,8 @@ pub const RESERVED_ALIASES: [&str; 13] = [
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
     pub limits: Limits,
+    /// The instance's cap on bytes billed per BigQuery job.
+    pub max_bytes_billed: u64,
     pub bigquery: BigQueryPolicy,
     /// `--param name=value` pairs.
     pub given_params: &'a [(String, String)],
@@ -45,46 +52,10 @@ pub struct Context<'a> {
     pub require_params: bool,
 }
 
-/// A BigQuery alias ready to run: rendered, validated, one trailing `;` removed.
-#[derive(Debug, Clone)]
-pub struct CheckedAlias {
-    pub name: String,
-    pub sql: String,
-    /// `@name` parameters the SQL uses, with their values.
-    pub params: Vec<(String, ParamValue)>,
-    pub max_rows: u64,
-    pub max_memory_mb: u64,
-}
-
-/// One output file, its path resolved against the plan's folder.
-#[derive(Debug, Clone)]
-pub struct CheckedOutput {
-    pub path: PathBuf,
-    /// The path as written in the plan, normalised (for `--output-dir`).
-    pub relative: PathBuf,
-    pub format: Format,
-}
-
-/// A plan that passed every check. Only `validate` constructs one.
-#[derive(Debug, Clone)]
-pub struct CheckedPlan {
-    pub name: String,
-    pub aliases: Vec<CheckedAlias>,
-    /// The final DuckDB step, rendered and validated.
-    pub sql: String,
-    /// `$name` parameters of the final step, with their values.
-    pub sql_params: Vec<(String, ParamValue)>,
-    pub outputs: Vec<CheckedOutput>,
-    pub limits: Limits,
-    pub params: Params,
-    /// Warnings found on the way (an unused alias, ...).
-    pub warnings: Vec<Diagnostic>,
-}
-
 /// Every diagnostic of a plan: its errors when it is invalid, else its warnings.
 pub fn diagnostics(loaded: &LoadedPlan, ctx: &Context<'_>) -> Vec<Diagnostic> {
     match validate(loaded, ctx) {
-        Ok(checked) => checked.warnings,
+        Ok(checked) => checked.into_warnings(),
         Err(diags) => diags,
     }
 }
@@ -92,11 +63,11 @@ pub fn diagnostics(loaded: &LoadedPlan, ctx: &Context<'_>) -> Vec<Diagnostic> {
 /// Check a loaded plan. Returns the checked plan, or every error and warning found.
 pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, Vec<Diagnostic>> {
     let mut v = Validator {
-        doc: &loaded.doc,
+        doc: loaded.doc(),
         diags: Vec::new(),
-        declared: loaded.plan.params.keys().cloned().collect(),
+        declared: loaded.plan().params.keys().cloned().collect(),
     };
-    let plan = &loaded.plan;
+    let plan = loaded.plan();
     let params = v.params(plan, ctx);
     let limits = v.limits(plan, ctx.limits);
     let aliases = v.aliases(plan, ctx, &params, limits);
@@ -118,8 +89,10 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
     Ok(CheckedPlan {
         name: plan.name.clone(),
         aliases,
-        sql,
-        sql_params,
+        final_step: FinalStep {
+            sql,
+            params: sql_params,
+        },
         outputs,
         limits,
         params,
@@ -176,32 +149,29 @@ impl Validator<'_> {
 
     fn limits(&mut self, plan: &Plan, instance: Limits) -> Limits {
         let l = &plan.limits;
-        let mut tighten = |name: &str, asked: Option<u64>, max: u64| -> u64 {
-            match asked {
-                Some(v) if v > max => {
-                    let pointer = format!("/limits/{name}");
-                    let at = self.doc.position(&pointer);
-                    self.push_at(loosened(name, v, max).pointer(pointer), at);
-                    max
-                }
-                Some(v) => v,
-                None => max,
-            }
-        };
         Limits {
-            max_bq_registration_rows: tighten(
-                "max_bq_registration_rows",
+            max_bq_registration_rows: self.tighten(
+                "/limits/max_bq_registration_rows",
                 l.max_bq_registration_rows,
                 instance.max_bq_registration_rows,
             ),
-            max_memory_mb: tighten("max_memory_mb", l.max_memory_mb, instance.max_memory_mb),
-            max_result_rows: tighten(
-                "max_result_rows",
+            max_memory_mb: self.tighten(
+                "/limits/max_memory_mb",
+                l.max_memory_mb,
+                instance.max_memory_mb,
+            ),
+            max_result_rows: self.tighten(
+                "/limits/max_result_rows",
                 l.max_result_rows,
                 instance.max_result_rows,
             ),
-            timeout_seconds: tighten(
-                "timeout_seconds",
+            // Unlimited unless the instance or the plan sets it.
+            max_output_rows: match instance.max_output_rows {
+                Some(max) => Some(self.tighten("/limits/max_output_rows", l.max_output_rows, max)),
+                None => l.max_output_rows,
+            },
+            timeout_seconds: self.tighten(
+                "/limits/timeout_seconds",
                 l.timeout_seconds,
                 instance.timeout_seconds,
             ),
@@ -215,54 +185,30 @@ impl Validator<'_> {
         params: &Params,
         limits: Limits,
     ) -> Vec<CheckedAlias> {
+        let max_bytes_billed = self.tighten(
+            "/limits/max_bytes_billed",
+            plan.limits.max_bytes_billed,
+            ctx.max_bytes_billed,
+        );
         let mut out = Vec::new();
         for (name, spec) in &plan.register_bq {
             let pointer = format!("/register_bq/{}", escape_pointer(name));
-            let key_at = self.doc.key_position(&pointer);
-            if !is_identifier(name) {
-                self.push_at(
-                    Diagnostic::error(
-                        "invalid_alias",
-                        format!(
-                            "invalid alias `{}`: must be a valid SQL identifier",
-                            name.escape_debug()
-                        ),
-                    )
-                    .pointer(&pointer)
-                    .hint("aliases match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
-                    key_at,
-                );
-            } else if RESERVED_ALIASES.contains(&name.to_ascii_lowercase().as_str()) {
-                self.push_at(
-                    Diagnostic::error(
-                        "reserved_alias",
-                        format!("reserved alias `{name}`: cannot shadow system objects"),
-                    )
-                    .pointer(&pointer)
-                    .hint(format!(
-                        "pick another name; reserved: {}",
-                        RESERVED_ALIASES.join(", ")
-                    )),
-                    key_at,
-                );
-            }
-            let name_ok = is_identifier(name)
-                && !RESERVED_ALIASES.contains(&name.to_ascii_lowercase().as_str());
-            let mut alias_limit = |field: &str, asked: Option<u64>, max: u64| match asked {
-                Some(v) if v > max => {
-                    let p = format!("{pointer}/{field}");
-                    let at = self.doc.position(&p);
-                    self.diags
-                        .push(loosened(field, v, max).pointer(p).at(at.line, at.column));
-                    max
-                }
-                Some(v) => v,
-                None => max,
-            };
-            let max_rows =
-                alias_limit("max_rows", spec.max_rows(), limits.max_bq_registration_rows);
-            let max_memory_mb =
-                alias_limit("max_memory_mb", spec.max_memory_mb(), limits.max_memory_mb);
+            let name_ok = self.alias_name(name, &pointer);
+            let max_rows = self.tighten(
+                &format!("{pointer}/max_rows"),
+                spec.max_rows(),
+                limits.max_bq_registration_rows,
+            );
+            let max_memory_mb = self.tighten(
+                &format!("{pointer}/max_memory_mb"),
+                spec.max_memory_mb(),
+                limits.max_memory_mb,
+            );
+            let max_bytes_billed = self.tighten(
+                &format!("{pointer}/max_bytes_billed"),
+                spec.max_bytes_billed(),
+                max_bytes_billed,
+            );
             let sql_pointer = format!("{pointer}{}", spec.sql_pointer_suffix());
             let checked = self.query(
                 &sql_pointer,
@@ -278,10 +224,62 @@ impl Validator<'_> {
                     params: used,
                     max_rows,
                     max_memory_mb,
+                    max_bytes_billed,
                 });
             }
         }
         out
+    }
+
+    /// `asked` if it is within `max`; otherwise a `limit_loosened` error at `pointer` and
+    /// `max`. Plans and aliases may only tighten limits.
+    fn tighten(&mut self, pointer: &str, asked: Option<u64>, max: u64) -> u64 {
+        match asked {
+            Some(v) if v > max => {
+                let name = pointer.rsplit('/').next().unwrap_or(pointer);
+                let at = self.doc.position(pointer);
+                self.push_at(loosened(name, v, max).pointer(pointer), at);
+                max
+            }
+            Some(v) => v,
+            None => max,
+        }
+    }
+
+    /// Whether an alias name can be registered; an error at its key when it cannot.
+    fn alias_name(&mut self, name: &str, pointer: &str) -> bool {
+        let key_at = self.doc.key_position(pointer);
+        if !is_identifier(name) {
+            self.push_at(
+                Diagnostic::error(
+                    "invalid_alias",
+                    format!(
+                        "invalid alias `{}`: must be a valid SQL identifier",
+                        name.escape_debug()
+                    ),
+                )
+                .pointer(pointer)
+                .hint("aliases match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
+                key_at,
+            );
+            return false;
+        }
+        if RESERVED_ALIASES.contains(&name.to_ascii_lowercase().as_str()) {
+            self.push_at(
+                Diagnostic::error(
+                    "reserved_alias",
+                    format!("reserved alias `{name}`: cannot shadow system objects"),
+                )
+                .pointer(pointer)
+                .hint(format!(
+                    "pick another name; reserved: {}",
+                    RESERVED_ALIASES.join(", ")
+                )),
+                key_at,
+            );
+            return false;
+        }
+        true
     }
 
     /// Render, parse and check one SQL text. Returns the rendered SQL, the parameters it
@@ -415,17 +413,6 @@ impl Validator<'_> {
     }
 }
 
-/// 1-based line and column of the first occurrence of `token` (1:1 if absent).
-fn find_token(text: &str, token: &str) -> (usize, usize) {
-    let Some(offset) = text.find(token) else {
-        return (1, 1);
-    };
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[line_start..offset].chars().count() + 1)
-}
-
 /// A checked SQL text: rendered SQL, the parameters it uses, the tables it reads.
 type CheckedQuery = (String, Vec<(String, ParamValue)>, Vec<String>);
 
@@ -478,69 +465,6 @@ fn sql_diagnostic(problem: SqlProblem, dialect: SqlDialect) -> Diagnostic {
         SqlDialect::DuckDb => "final sql",
     };
     Diagnostic::error(problem.code, format!("{step}: {}", problem.message)).hint(problem.hint)
-}
-
-/// Maps positions inside a SQL string to positions in the plan file.
-///
-/// A YAML block scalar keeps every line at one indentation; a TOML multi-line string starts
-/// on the line after its quotes. Template rendering keeps line numbers (literals are one line).
-struct SqlOrigin {
-    start: LineCol,
-    indent: usize,
-}
-
-impl SqlOrigin {
-    fn new(doc: &Document, pointer: &str) -> Self {
-        let Some(offset) = doc.value_offset(pointer) else {
-            return Self {
-                start: doc.position(pointer),
-                indent: 0,
-            };
-        };
-        let rest = &doc.text[offset..];
-        let skip = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
-            let after = &rest[3..];
-            3 + usize::from(after.starts_with('\n')) + usize::from(after.starts_with("\r\n")) * 2
-        } else if rest.starts_with('"') || rest.starts_with('\'') {
-            1
-        } else if rest.starts_with('|') || rest.starts_with('>') {
-            rest.find('\n').map_or(0, |i| i + 1)
-        } else {
-            0
-        };
-        let content = offset + skip;
-        let mut start = doc.line_col(content);
-        let line_text = doc.text[content..].lines().next().unwrap_or("");
-        let leading = line_text.len() - line_text.trim_start_matches(' ').len();
-        let indent = if start.column == 1 {
-            leading
-        } else {
-            start.column - 1
-        };
-        if start.column == 1 {
-            start.column += leading;
-        }
-        Self { start, indent }
-    }
-
-    fn map(&self, doc: &Document, line: usize, column: usize) -> LineCol {
-        let line = line.max(1);
-        let column = column.max(1);
-        let at = if line == 1 {
-            LineCol {
-                line: self.start.line,
-                column: self.start.column + column - 1,
-            }
-        } else {
-            LineCol {
-                line: self.start.line + line - 1,
-                column: self.indent + column,
-            }
-        };
-        // Never point past the end of the file.
-        let end = doc.line_col(doc.text.len());
-        if at.line > end.line { end } else { at }
-    }
 }
 
 #[cfg(test)]

@@ -5,14 +5,14 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::bq_server::{BqServer, Faults};
-use crate::common::{code, stderr};
-use crate::run::Workspace;
+use crate::common::Workspace;
+use crate::common::{code, da_cmd, stderr};
 
 /// The two-alias plan of the run tests, with a name that needs sanitising as a label.
 fn plan() -> String {
     format!(
         "{}outputs:\n  - path: out/r.csv\n  - path: out/r.json\n  - path: out/r.ndjson\n  - path: out/r.parquet\n",
-        crate::run::TWO_ALIASES.replace("name: two-aliases", "name: BQ.Traffic")
+        crate::common::TWO_ALIASES.replace("name: two-aliases", "name: BQ.Traffic")
     )
 }
 
@@ -57,13 +57,12 @@ fn bq_config(ws: &Workspace) {
 }
 
 fn run_against(ws: &Workspace, server: &BqServer, plan: &str, extra: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
-    cmd.current_dir(ws.dir.path())
+    da_cmd(ws.dir.path())
         .args(["plan", "run", plan, "--config", "bq.yaml"])
-        .args(extra);
-    cmd.env("BIGQUERY_EMULATOR_HOST", server.host())
-        .env_remove("DA_BIGQUERY_ACCESS_TOKEN");
-    cmd.output().unwrap()
+        .args(extra)
+        .env("BIGQUERY_EMULATOR_HOST", server.host())
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -260,11 +259,11 @@ fn upstream_failures_and_unreachable_endpoints_are_bq_errors() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
-    cmd.current_dir(ws.dir.path())
+    let out = da_cmd(ws.dir.path())
         .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
-        .env("BIGQUERY_EMULATOR_HOST", closed.to_string());
-    let out = cmd.output().unwrap();
+        .env("BIGQUERY_EMULATOR_HOST", closed.to_string())
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 1);
     assert!(
         stderr(&out).contains("error[bq_error]") && stderr(&out).contains("could not be reached"),
@@ -337,8 +336,7 @@ fn ctrl_c_cancels_running_bigquery_jobs() {
             ..Faults::default()
         },
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_da"))
-        .current_dir(ws.dir.path())
+    let child = da_cmd(ws.dir.path())
         .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
         .env("BIGQUERY_EMULATOR_HOST", server.host())
         .stderr(std::process::Stdio::piped())
@@ -484,9 +482,8 @@ fn missing_or_broken_credentials_are_clear_errors_without_any_network() {
     bq_config(&ws);
     ws.plan("plan.yaml", &plan());
     let run = |extra: &[&str], env: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
-        cmd.current_dir(ws.dir.path())
-            .args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
+        let mut cmd = da_cmd(ws.dir.path());
+        cmd.args(["plan", "run", "plan.yaml", "--config", "bq.yaml"])
             .args(extra);
         for var in [
             "BIGQUERY_EMULATOR_HOST",
@@ -629,4 +626,124 @@ fn the_memory_estimate_stops_the_run_before_any_download() {
     );
     let fetched = downloads(&server);
     assert_eq!(fetched, 0, "nothing was downloaded");
+}
+
+#[test]
+fn an_alias_ending_in_a_comment_runs_on_bigquery() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan(
+        "plan.yaml",
+        "version: 1\nname: t\nregister_bq:\n  a: |\n    SELECT date, views FROM `acme-prod.analytics.web` -- every page\n  b: SELECT date FROM `acme-prod.analytics.web`;\nsql: SELECT count(*) AS n FROM a JOIN b USING (date)\n",
+    );
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// The COUNT said the alias fits; the rows that arrive say otherwise. The fetch stops at
+/// the first page past the limit, cancels the job and registers nothing.
+#[test]
+fn a_result_that_grew_since_the_count_stops_the_fetch() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan(
+        "plan.yaml",
+        "version: 1\nname: t\nregister_bq:\n  w:\n    sql: SELECT date, views FROM `acme-prod.analytics.web`\n    max_rows: 15\nsql: SELECT count(*) AS n FROM w\noutputs: [{path: out/n.csv}]\n",
+    );
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            count_shortfall: u64::MAX,
+            page_rows: 10,
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[row_limit]") && stderr(&out).contains("during the fetch"),
+        "{}",
+        stderr(&out)
+    );
+    let seen = server.seen();
+    let pages = seen.iter().filter(|s| s.path.contains("/queries/")).count();
+    assert!(pages <= 2, "it paged on after the limit: {pages} pages");
+    assert!(
+        seen.iter().any(|s| s.path.ends_with("/cancel")),
+        "the job was not cancelled"
+    );
+    assert!(!ws.path("out").exists());
+}
+
+/// `timeout_seconds` is one budget for the whole run: a job that would keep the run
+/// waiting for 30 s ends it at the limit (2 s) plus a small grace, and is cancelled.
+#[test]
+fn the_time_limit_bounds_every_bigquery_request() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan(
+        "plan.yaml",
+        &format!("{}limits: {{timeout_seconds: 2}}\n", plan()),
+    );
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            incomplete_first: true,
+            poll_latency: Duration::from_secs(30),
+            ..Faults::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("error[timeout]"), "{}", stderr(&out));
+    // Not a speed target: the slow server would hold the run for 30 s.
+    assert!(took < Duration::from_secs(12), "the run took {took:?}");
+    assert!(
+        server.seen().iter().any(|s| s.path.ends_with("/cancel")),
+        "the running jobs were not cancelled"
+    );
+}
+
+/// Every billed job carries the byte cap, and a job over it is refused by BigQuery as
+/// `bytes_billed_limit` before a row is downloaded.
+#[test]
+fn every_billed_job_carries_the_byte_cap_and_a_refusal_is_typed() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let jobs: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/queries") && s.body["dryRun"] != true)
+        .collect();
+    assert!(!jobs.is_empty());
+    for job in &jobs {
+        assert_eq!(
+            job.body["maximumBytesBilled"], "107374182400",
+            "the default cap (100 GiB) on {}",
+            job.body["query"]
+        );
+    }
+
+    // The traffic alias scans 61 days × 2 columns × 8 bytes = 976 "bytes" on the server.
+    ws.plan(
+        "capped.yaml",
+        &plan().replace("  traffic:\n", "  traffic:\n    max_bytes_billed: 100\n"),
+    );
+    std::fs::remove_dir_all(ws.path("out")).unwrap();
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "capped.yaml", &["--report", "run.json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("error[bq_error]"), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
+    assert_eq!(report["error"]["details"]["kind"], "bytes_billed_limit");
+    assert_eq!(report["error"]["details"]["max_bytes_billed"], 100);
+    assert!(!ws.path("out").exists(), "nothing was written");
 }

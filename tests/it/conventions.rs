@@ -5,8 +5,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::Workspace;
 use crate::common::{code, da, da_in, root, stderr, stdout};
-use crate::run::Workspace;
 
 const SUBCOMMANDS: [&str; 7] = [
     "plan",

@@ -4,14 +4,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{da_in, root, stdout};
-use crate::run::{TWO_ALIASES, Workspace};
+use crate::common::{TWO_ALIASES, Workspace};
+use crate::common::{da_cmd, da_in, root, stdout};
 
 /// One MCP session with a `da mcp` child process.
 struct Session {
@@ -26,17 +26,11 @@ struct Session {
 impl Session {
     /// Start `da mcp --config <config>` in `dir` and complete the initialize handshake.
     fn start(dir: &Path, config: &str) -> (Self, Value) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_da"));
-        cmd.current_dir(dir)
-            .args(["mcp", "--config", config])
+        let mut cmd = da_cmd(dir);
+        cmd.args(["mcp", "--config", config])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("DA_") || key == "BIGQUERY_EMULATOR_HOST" {
-                cmd.env_remove(key);
-            }
-        }
         let mut child = cmd.spawn().expect("da mcp starts");
         let stdin = child.stdin.take();
         let out = child.stdout.take().unwrap();
@@ -237,6 +231,9 @@ fn plan_check_reports_what_the_cli_reports() {
     let (is_error, err) = session.call("plan_check", json!({}));
     assert!(is_error);
     assert_eq!(err["error_type"], "usage", "{err}");
+    let (is_error, err) = session.call("plan_check", json!({"path": "missing.yaml"}));
+    assert!(is_error);
+    assert_eq!(err["error_type"], "io_error", "{err}");
     // Only plan files are read: the tool is no way to peek into other files.
     let (is_error, err) = session.call("plan_check", json!({"path": "/etc/passwd"}));
     assert!(is_error);
@@ -301,8 +298,8 @@ fn plan_run_returns_rows_writes_outputs_only_under_the_output_folder_and_types_e
     assert_eq!(run["columns"][1]["name"], "n");
     assert!(!ws.path("mcp-out").exists());
 
-    // Outputs land under mcp.output_dir; `max_rows` cuts only what is sent back;
-    // `max_result_rows` truncates the result itself.
+    // Outputs land under mcp.output_dir; `max_result_rows` truncates the rows shown and
+    // `max_rows` cuts what is sent back further.
     let plan =
         format!("{TWO_ALIASES}outputs:\n  - path: sub/r.csv\nlimits: {{max_result_rows: 10}}\n");
     let (is_error, run) = session.call(
@@ -318,11 +315,8 @@ fn plan_run_returns_rows_writes_outputs_only_under_the_output_folder_and_types_e
     assert_eq!(run["aliases"].as_array().unwrap().len(), 2);
     let written = ws.path("mcp-out/sub/r.csv");
     let csv = std::fs::read_to_string(&written).unwrap();
-    assert_eq!(
-        csv.lines().count(),
-        11,
-        "header and every result row: {csv}"
-    );
+    // Output files hold the whole result; max_result_rows limits only what is shown.
+    assert_eq!(csv.lines().count(), 62, "header and all 61 rows: {csv}");
     let reported = Path::new(run["outputs"][0]["path"].as_str().unwrap());
     assert_eq!(reported, written.canonicalize().unwrap());
     assert!(
@@ -347,7 +341,7 @@ fn plan_run_returns_rows_writes_outputs_only_under_the_output_folder_and_types_e
     );
     assert_eq!(err["error_type"], "plan_invalid", "{err}");
     let (_, err) = session.call("plan_run", json!({"path": "missing.yaml"}));
-    assert_eq!(err["error_type"], "unreadable_input", "{err}");
+    assert_eq!(err["error_type"], "io_error", "{err}");
 
     let (code, stderr) = session.finish();
     assert_eq!(code, 0, "{stderr}");

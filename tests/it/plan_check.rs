@@ -40,9 +40,26 @@ fn the_shipped_plans_and_examples_are_valid() {
     assert!(stdout(&out).contains("0 invalid"), "{}", stdout(&out));
 }
 
+/// Every code a plan file alone can produce has a bad fixture named after it, and every
+/// fixture is named after a registered code: a new rule cannot land untested, and a
+/// fixture cannot silently test nothing.
 #[test]
-fn there_are_enough_bad_fixtures_to_cover_the_rules() {
-    assert!(bad_fixtures().len() >= 25);
+fn every_registered_code_has_a_fixture_and_every_fixture_a_code() {
+    use da::diagnostic::codes::{ALL, Origin, lookup};
+    let fixtures: Vec<String> = bad_fixtures().iter().map(|p| expected_code(p)).collect();
+    for code in ALL.iter().filter(|c| c.origin == Origin::PlanFile) {
+        assert!(
+            fixtures.iter().any(|f| f == code.code),
+            "no tests/fixtures/plans/bad/{}.*.yaml for a registered code",
+            code.code
+        );
+    }
+    for fixture in &fixtures {
+        assert!(
+            lookup(fixture).is_some(),
+            "fixture {fixture}.* is named after no registered code"
+        );
+    }
 }
 
 #[test]

@@ -1,16 +1,15 @@
 //! `da query`: the one-shot CLI, a thin face over the plan runner.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::{code, da, stderr, stdout};
-use crate::run::Workspace;
+use crate::common::Workspace;
+use crate::common::{code, da, da_cmd, stderr, stdout};
 
 fn da_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_da"))
-        .current_dir(dir)
+    let mut child = da_cmd(dir)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -137,7 +136,14 @@ fn register_bq_aliases_join_local_tables_in_every_format() {
 
     let out = run(&["--format", "parquet", "--output", "r.parquet", "--quiet"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).is_empty() && stderr(&out).is_empty());
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    // --quiet keeps one line: local data is never mistaken for real data.
+    assert_eq!(
+        stderr(&out).trim(),
+        da::report::LOCAL_NOTICE,
+        "{}",
+        stderr(&out)
+    );
     let file = std::fs::File::open(dir.join("r.parquet")).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()

@@ -1,64 +1,11 @@
 //! `da plan run` end to end on the local backend: outputs, limits, typed errors, reports.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{code, da_in, stderr, stdout};
-
-/// A scratch folder with the demo warehouse, a config pointing at it, and room for plans.
-pub struct Workspace {
-    pub dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        da::demo::make(
-            &dir.path().join("warehouse"),
-            &dir.path().join("analytics.duckdb"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("instance.yaml"),
-            "bigquery:\n  backend: local\n  local_warehouse: warehouse\nanalytics:\n  database: analytics.duckdb\n  extracts: extracts\n",
-        )
-        .unwrap();
-        Self { dir }
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    pub fn plan(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    pub fn run(&self, plan: &str, extra: &[&str]) -> std::process::Output {
-        let mut args = vec!["plan", "run", plan, "--config", "instance.yaml"];
-        args.extend_from_slice(extra);
-        da_in(self.dir.path(), &args)
-    }
-}
-
-pub const TWO_ALIASES: &str = r"
-version: 1
-name: two-aliases
-params:
-  since: {type: date, default: '2026-03-01'}
-register_bq:
-  traffic:
-    sql: SELECT date, SUM(views) AS views FROM `acme-prod.analytics.web` WHERE date >= @since GROUP BY date
-  revenue: SELECT date, SUM(amount) AS revenue FROM `acme-prod.analytics.payments` GROUP BY date
-sql: |
-  SELECT o.date, count(*) AS orders, sum(o.amount) AS order_amount, t.views, r.revenue
-  FROM orders o JOIN traffic t USING (date) JOIN revenue r USING (date)
-  GROUP BY ALL ORDER BY o.date
-";
+use crate::common::{TWO_ALIASES, Workspace, code, da_cmd, stderr, stdout};
 
 fn with_outputs(plan: &str, outputs: &str) -> String {
     format!("{plan}outputs:\n{outputs}")
@@ -263,23 +210,29 @@ fn an_alias_over_its_memory_limit_stops_the_run() {
     assert!(stderr(&out).contains("`big`"), "{}", stderr(&out));
 }
 
+/// `max_result_rows` bounds what is shown; a file output is never cut by it.
 #[test]
-fn plan_limits_tighten_the_result_and_mark_it_truncated() {
+fn max_result_rows_cuts_the_table_shown_but_never_a_file() {
     let ws = Workspace::new();
-    ws.plan("plan.yaml", "version: 1\nname: t\nsql: SELECT * FROM orders ORDER BY order_id\noutputs: [{path: o.json}]\nlimits: {max_result_rows: 5}\n");
+    ws.plan("plan.yaml", "version: 1\nname: t\nsql: SELECT * FROM orders ORDER BY order_id\nlimits: {max_result_rows: 5}\n");
     let out = ws.run("plan.yaml", &["--report", "run.json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("(5 rows)"), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("(truncated at 5 rows)"),
         "{}",
         stderr(&out)
     );
-    let rows: Value =
-        serde_json::from_str(&std::fs::read_to_string(ws.path("o.json")).unwrap()).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 5);
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path("run.json")).unwrap()).unwrap();
     assert_eq!(report["final"]["truncated"], true);
+
+    ws.plan("plan.yaml", "version: 1\nname: t\nsql: SELECT * FROM orders ORDER BY order_id\noutputs: [{path: o.json}]\nlimits: {max_result_rows: 5}\n");
+    let out = ws.run("plan.yaml", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("o.json")).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3000);
 }
 
 #[test]
@@ -340,8 +293,7 @@ fn ctrl_c_cancels_the_run_with_exit_130_and_writes_nothing() {
         "plan.yaml",
         "version: 1\nname: t\nsql: SELECT count(*) FROM orders a, orders b, orders c WHERE a.amount + b.amount > c.amount\noutputs: [{path: out.csv}]\n",
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_da"))
-        .current_dir(ws.dir.path())
+    let child = da_cmd(ws.dir.path())
         .args(["plan", "run", "plan.yaml", "--config", "instance.yaml"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -380,4 +332,68 @@ fn output_dir_moves_outputs_and_an_invalid_plan_runs_nothing() {
     let out = ws.run("bad.yaml", &[]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("sql_not_query"), "{}", stderr(&out));
+}
+
+/// An alias may end in a `--` comment or a `;`: every wrapper da builds around it (the
+/// COUNT, the shape query) keeps it on lines of its own.
+#[test]
+fn an_alias_ending_in_a_comment_or_semicolon_still_runs() {
+    let ws = Workspace::new();
+    ws.plan(
+        "plan.yaml",
+        "version: 1\nname: t\nregister_bq:\n  a: |\n    SELECT date, views FROM `analytics.web` -- every page\n  b: SELECT date FROM `analytics.web`;\nsql: SELECT count(*) AS n FROM a JOIN b USING (date)\n",
+    );
+    let out = ws.run("plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("(1 row)"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_local_backend_says_so_even_when_quiet() {
+    let ws = Workspace::new();
+    ws.plan("plan.yaml", TWO_ALIASES);
+    let out = ws.run("plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    let notice = text
+        .lines()
+        .filter(|l| l.starts_with("backend: local"))
+        .count();
+    assert_eq!(notice, 1, "{text}");
+}
+
+#[test]
+fn a_project_with_the_local_backend_is_named_as_ignored() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("instance.yaml"),
+        "bigquery:\n  backend: local\n  project: acme-prod\n  local_warehouse: warehouse\nanalytics:\n  database: analytics.duckdb\n",
+    )
+    .unwrap();
+    ws.plan("plan.yaml", TWO_ALIASES);
+    let out = ws.run("plan.yaml", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: bigquery.project `acme-prod` is ignored"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A plan without aliases needs neither credentials nor a warehouse.
+#[test]
+fn a_plan_without_aliases_builds_no_backend() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("instance.yaml"),
+        "bigquery:\n  backend: bigquery\nanalytics:\n  database: analytics.duckdb\n",
+    )
+    .unwrap();
+    ws.plan(
+        "plan.yaml",
+        "version: 1\nname: t\nsql: SELECT count(*) AS n FROM orders\n",
+    );
+    let out = ws.run("plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("(1 row)"), "{}", stdout(&out));
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
-use crate::run::Workspace;
+use crate::common::Workspace;
 
 const ADMIN: &str = "admin-secret-token";
 const ANALYST: &str = "analyst-secret-token";

@@ -1,0 +1,145 @@
+//! Google credentials, found the way Google's own tools look for them, and turned into an
+//! authenticator for the client. Nothing is contacted to look for credentials: the
+//! metadata server is used only on Google Cloud.
+
+use std::path::PathBuf;
+
+use gcp_bigquery_client::error::BQError;
+use serde_json::Value;
+
+use super::errors::bq_error;
+use crate::error::{BqErrorKind, RunError};
+
+pub(super) const CREDENTIALS_HINT: &str = "pass --credentials KEY.json, set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or put a token in DA_BIGQUERY_ACCESS_TOKEN";
+
+/// Where a token comes from, found the way Google's own tools look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// A bearer token used as is (`DA_BIGQUERY_ACCESS_TOKEN`, an emulator).
+    Token(String),
+    /// A service-account key file.
+    ServiceAccount(PathBuf),
+    /// A gcloud user credentials file (`gcloud auth application-default login`).
+    AuthorizedUser(PathBuf),
+    /// The GCE/GKE metadata server.
+    MetadataServer,
+}
+
+impl Credentials {
+    /// In order: a token; an explicit key file (flag or config, then
+    /// `GOOGLE_APPLICATION_CREDENTIALS`); gcloud's application-default file; the metadata
+    /// server, but only on Google Cloud (said by `GCE_METADATA_HOST` or the machine's DMI
+    /// product name, as google-auth checks), so nothing is sent anywhere else.
+    pub fn discover(
+        token: Option<String>,
+        file: Option<PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, RunError> {
+        if let Some(token) = token {
+            return Ok(Self::Token(token));
+        }
+        let explicit = file.or_else(|| env("GOOGLE_APPLICATION_CREDENTIALS").map(Into::into));
+        let gcloud = env("CLOUDSDK_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".config/gcloud")))
+            .map(|dir| dir.join("application_default_credentials.json"))
+            .filter(|p| p.is_file());
+        if let Some(path) = explicit.or(gcloud) {
+            return Self::from_file(path);
+        }
+        let on_gce = env("GCE_METADATA_HOST").is_some()
+            || std::fs::read_to_string("/sys/class/dmi/id/product_name")
+                .is_ok_and(|n| n.contains("Google"));
+        if on_gce {
+            return Ok(Self::MetadataServer);
+        }
+        Err(bq_error(
+            BqErrorKind::NotConfigured,
+            "no Google credentials found",
+            CREDENTIALS_HINT,
+        ))
+    }
+
+    fn from_file(path: PathBuf) -> Result<Self, RunError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bq_error(
+                BqErrorKind::AuthFailed,
+                format!("cannot read credentials file {shown}: {e}"),
+                CREDENTIALS_HINT,
+            )
+        })?;
+        let kind = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+        match kind.as_deref() {
+            Some("service_account") => Ok(Self::ServiceAccount(path)),
+            Some("authorized_user") => Ok(Self::AuthorizedUser(path)),
+            other => Err(bq_error(
+                BqErrorKind::AuthFailed,
+                format!(
+                    "credentials file {shown} is not a service-account key or gcloud user credentials (type: {})",
+                    other.unwrap_or("missing")
+                ),
+                CREDENTIALS_HINT,
+            )),
+        }
+    }
+}
+
+/// A bearer token that never changes.
+#[derive(Clone)]
+pub(super) struct StaticToken(pub(super) String);
+
+#[async_trait::async_trait]
+impl gcp_bigquery_client::auth::Authenticator for StaticToken {
+    async fn access_token(&self) -> Result<String, BQError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorType;
+
+    #[test]
+    fn credentials_are_found_like_googles_tools_find_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.json");
+        std::fs::write(&key, r#"{"type": "service_account"}"#).unwrap();
+        let user = dir
+            .path()
+            .join(".config/gcloud/application_default_credentials.json");
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        std::fs::write(&user, r#"{"type": "authorized_user"}"#).unwrap();
+        let home = dir.path().display().to_string();
+        let env = |name: &str| (name == "HOME").then(|| home.clone());
+        assert_eq!(
+            Credentials::discover(Some("t".into()), Some(key.clone()), &env).unwrap(),
+            Credentials::Token("t".into())
+        );
+        assert_eq!(
+            Credentials::discover(None, Some(key.clone()), &env).unwrap(),
+            Credentials::ServiceAccount(key)
+        );
+        assert_eq!(
+            Credentials::discover(None, None, &env).unwrap(),
+            Credentials::AuthorizedUser(user)
+        );
+        let err =
+            Credentials::discover(None, Some(dir.path().join("nope.json")), &env).unwrap_err();
+        assert_eq!(err.error_type, ErrorType::BqError(BqErrorKind::AuthFailed));
+        assert!(err.message.contains("nope.json"), "{}", err.message);
+        let nothing = |_: &str| None;
+        if !std::fs::read_to_string("/sys/class/dmi/id/product_name")
+            .is_ok_and(|n| n.contains("Google"))
+        {
+            let err = Credentials::discover(None, None, &nothing).unwrap_err();
+            assert_eq!(
+                err.error_type,
+                ErrorType::BqError(BqErrorKind::NotConfigured)
+            );
+        }
+    }
+}

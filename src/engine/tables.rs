@@ -1,0 +1,62 @@
+//! Alias tables: Arrow data registered as DuckDB temporary tables.
+//!
+//! Temporary tables live in the connection's own catalog, which stays writable when the
+//! analytics file is read-only and after the seal (creating a table and appending to it
+//! need neither external access nor a setting); they disappear with the connection.
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use duckdb::Connection;
+
+use super::{query_error, types};
+use crate::error::{ErrorType, RunError};
+
+/// Create the (empty) table for `alias`, replacing one of that name.
+pub(super) fn create(conn: &Connection, alias: &str, schema: &SchemaRef) -> Result<(), RunError> {
+    let (schema, _) =
+        types::duckdb_compatible(schema, Vec::new()).map_err(|why| refused(alias, &why))?;
+    let ddl = types::create_table_sql(alias, &schema).map_err(|why| refused(alias, &why))?;
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS temp.main.{}; {ddl}",
+        quote(alias)
+    ))
+    .map_err(|e| failed(alias, &e))
+}
+
+/// Append `batches` to the table `create` made for `alias` with the same `schema`.
+pub(super) fn append(
+    conn: &Connection,
+    alias: &str,
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(), RunError> {
+    let (_, batches) =
+        types::duckdb_compatible(schema, batches).map_err(|why| refused(alias, &why))?;
+    let mut appender = conn
+        .appender_to_catalog_and_db(alias, "temp", "main")
+        .map_err(|e| failed(alias, &e))?;
+    for batch in batches {
+        if batch.num_rows() > 0 {
+            appender
+                .append_record_batch(batch)
+                .map_err(|e| failed(alias, &e))?;
+        }
+    }
+    appender.flush().map_err(|e| failed(alias, &e))
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn refused(alias: &str, why: &str) -> RunError {
+    RunError::new(
+        ErrorType::QueryError,
+        format!("cannot register alias `{alias}`: {why}"),
+    )
+    .detail("alias", alias)
+}
+
+fn failed(alias: &str, e: &duckdb::Error) -> RunError {
+    query_error(&format!("cannot register alias `{alias}`"), e).detail("alias", alias)
+}

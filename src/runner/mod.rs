@@ -1,0 +1,222 @@
+//! The runner: what `da plan run`, `da query`, `da serve` (and `da mcp`) share.
+//!
+//! Settings → a checked plan → the alias source it needs → the pipeline. Commands and the
+//! server call these functions and only decide how to show the outcome; none of them
+//! builds a backend or an engine on its own.
+
+pub mod query;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::bigquery::{BigQueryOptions, BigQuerySource, Credentials, sanitize_label};
+use crate::config::Backend;
+use crate::deadline::Deadline;
+use crate::engine::{EngineOptions, RemoteAttachPolicy};
+use crate::error::{BqErrorKind, Error, RunError};
+use crate::pipeline::{self, Event, RunOptions, RunOutcome};
+use crate::plan::{self, LoadFailure, LoadedPlan};
+use crate::report::Progress;
+use crate::settings::Settings;
+use crate::source::local::LocalWarehouse;
+use crate::source::{AliasSource, Estimate, Fetched, Precheck};
+use crate::validate::{CheckedAlias, CheckedPlan, validate};
+
+/// How a checked plan is run.
+#[derive(Debug, Clone)]
+pub struct RunSpec<'a> {
+    /// Replaces the plan's folder as the base of output paths.
+    pub output_dir: Option<&'a Path>,
+    /// Write the plan's outputs (false for queries and plans sent over HTTP).
+    pub write_outputs: bool,
+    /// Draw progress bars on stderr (only when stderr is a terminal).
+    pub progress: bool,
+    /// Set by Ctrl-C or a server that gave up on the request.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Read and check a plan file. `params` are the `--param` values; every required one
+/// must be given.
+pub fn load_checked(
+    path: &Path,
+    params: &[(String, String)],
+    settings: &Settings,
+) -> Result<(LoadedPlan, CheckedPlan), Error> {
+    let loaded = match plan::load(path) {
+        Ok(loaded) => loaded,
+        Err(LoadFailure::Unreadable(source)) => return Err(Error::io("read", path, source)),
+        Err(LoadFailure::Invalid(report)) => return Err(Error::InvalidPlan(Box::new(report))),
+    };
+    let checked = check_loaded(&loaded, params, settings)?;
+    Ok((loaded, checked))
+}
+
+/// Check plan text that did not come from a file (HTTP, MCP); `name` decides the syntax.
+pub fn check_text(
+    name: &str,
+    text: &str,
+    params: &[(String, String)],
+    settings: &Settings,
+) -> Result<CheckedPlan, Error> {
+    let loaded = plan::parse(Path::new(name), text).map_err(|r| Error::InvalidPlan(Box::new(r)))?;
+    check_loaded(&loaded, params, settings)
+}
+
+fn check_loaded(
+    loaded: &LoadedPlan,
+    params: &[(String, String)],
+    settings: &Settings,
+) -> Result<CheckedPlan, Error> {
+    let ctx = settings.context(params, true);
+    validate(loaded, &ctx).map_err(|diags| {
+        Error::InvalidPlan(Box::new(plan::report(loaded.path(), loaded.text(), diags)))
+    })
+}
+
+/// Run a checked plan: the one execution path of every command and the server.
+pub fn run_checked(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    spec: &RunSpec<'_>,
+) -> Result<RunOutcome, RunError> {
+    // One budget for the whole run, from before the first backend call to the last write.
+    let deadline = Deadline::start(checked.limits().timeout_seconds, spec.cancel.clone());
+    // A plan with no aliases needs no backend (no credentials, no warehouse).
+    let source: Box<dyn AliasSource> = if checked.aliases().is_empty() {
+        Box::new(NoAliases)
+    } else {
+        alias_source(settings, checked.name(), &deadline)?
+    };
+    let progress = spec.progress.then(Progress::new);
+    let on_event = |e: Event| {
+        if let Some(p) = &progress {
+            p.on(&e);
+        }
+    };
+    let a = &settings.config.analytics;
+    let opts = RunOptions {
+        engine: engine_options(settings),
+        tokens: a
+            .remote_attach_token_envs
+            .iter()
+            .filter_map(|name| settings.env(name).map(|v| (name.clone(), v)))
+            .collect(),
+        concurrency: settings.config.bigquery.max_concurrency.unwrap_or(8) as usize,
+        output_dir: spec.output_dir,
+        write_outputs: spec.write_outputs,
+        deadline,
+    };
+    let result = pipeline::run(checked, source.as_ref(), &opts, &on_event);
+    if let Some(p) = &progress {
+        p.clear();
+    }
+    result
+}
+
+/// Which backend a plan runs on: `none` without aliases, else the configured one.
+pub fn backend_label(checked: &CheckedPlan, settings: &Settings) -> &'static str {
+    if checked.aliases().is_empty() {
+        return "none";
+    }
+    match settings.backend() {
+        Backend::Local => "local",
+        Backend::Bigquery => "bigquery",
+    }
+}
+
+/// The analytics connection as configured.
+pub fn engine_options(settings: &Settings) -> EngineOptions {
+    let a = &settings.config.analytics;
+    EngineOptions {
+        database: a.database.clone(),
+        extracts: a.extracts.clone(),
+        memory_limit: a.memory_limit.clone(),
+        threads: a.threads,
+        remote_attach: RemoteAttachPolicy {
+            extensions: a.remote_attach_extensions.clone(),
+            token_envs: a.remote_attach_token_envs.clone(),
+        },
+    }
+}
+
+/// The configured backend, or a `bq_error` saying what is missing.
+fn alias_source(
+    settings: &Settings,
+    plan_name: &str,
+    deadline: &Deadline,
+) -> Result<Box<dyn AliasSource>, RunError> {
+    match settings.backend() {
+        Backend::Local => {
+            let Some(root) = settings.config.bigquery.local_warehouse.clone() else {
+                return Err(RunError::bq(BqErrorKind::NotConfigured, "the local backend has no warehouse folder")
+                    .hint("set bigquery.local_warehouse in the config (or DA_LOCAL_WAREHOUSE), or configure bigquery.project"));
+            };
+            Ok(Box::new(
+                LocalWarehouse::new(root).with_deadline(deadline.clone()),
+            ))
+        }
+        Backend::Bigquery => Ok(Box::new(BigQuerySource::new(bigquery_options(
+            settings, plan_name, deadline,
+        )?)?)),
+    }
+}
+
+fn bigquery_options(
+    settings: &Settings,
+    plan_name: &str,
+    deadline: &Deadline,
+) -> Result<BigQueryOptions, RunError> {
+    let bq = &settings.config.bigquery;
+    let access = settings.bigquery_access()?;
+    let credentials =
+        Credentials::discover(access.token, bq.credentials.clone(), &|n| settings.env(n))?;
+    let Some(project) = bq.project.clone() else {
+        return Err(RunError::bq(
+            BqErrorKind::NotConfigured,
+            "no BigQuery project is configured",
+        )
+        .hint("set bigquery.project in the config or DA_BIGQUERY_PROJECT"));
+    };
+    let labels = [
+        ("tool".to_owned(), "da".to_owned()),
+        ("plan".to_owned(), sanitize_label(plan_name)),
+    ]
+    .into_iter()
+    .collect();
+    Ok(BigQueryOptions {
+        project,
+        location: bq.location.clone(),
+        endpoint: access.endpoint,
+        credentials,
+        dry_run: bq.dry_run.unwrap_or(true),
+        labels,
+        page_size: 10_000,
+        deadline: deadline.clone(),
+    })
+}
+
+/// The source of a plan without aliases: never asked for anything.
+struct NoAliases;
+
+impl AliasSource for NoAliases {
+    fn label(&self) -> &'static str {
+        "none"
+    }
+    fn estimate(&self, alias: &CheckedAlias) -> Result<Estimate, RunError> {
+        Err(no_backend(alias))
+    }
+    fn precheck(&self, alias: &CheckedAlias, _: &Estimate) -> Result<Precheck, RunError> {
+        Err(no_backend(alias))
+    }
+    fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
+        Err(no_backend(alias))
+    }
+}
+
+fn no_backend(alias: &CheckedAlias) -> RunError {
+    RunError::bq(
+        BqErrorKind::NotConfigured,
+        format!("no backend for alias `{}`", alias.name()),
+    )
+}
