@@ -5,6 +5,7 @@ mod bigquery;
 mod bq_server;
 mod common;
 mod engine;
+mod final_step;
 mod local_codecs;
 mod plan_check;
 mod query;
