@@ -4,6 +4,7 @@
 mod bigquery;
 mod bq_server;
 mod common;
+mod demo;
 mod engine;
 mod final_step;
 mod local_codecs;
