@@ -1,10 +1,11 @@
 //! The DuckDB side of a run: the analytics connection, registered aliases, the sandbox,
 //! and the final step.
 //!
-//! The order is fixed by types: `Engine::open` attaches what the run may read, aliases are
-//! registered on the open engine, `seal` turns external access off and locks the
-//! configuration, and only a `SealedEngine` runs SQL from the plan. A validator miss
-//! therefore still cannot read a file.
+//! The order is fixed by types: `Engine::open` attaches what the run may read, LOADs the
+//! allow-listed extensions its `_remote_attach` rows name and then turns extension loading
+//! off, aliases are registered on the open engine, `seal` turns external access off and
+//! locks the configuration, and only a `SealedEngine` runs SQL from the plan. A validator
+//! miss therefore still cannot read a file.
 
 mod attach;
 mod types;
@@ -107,6 +108,12 @@ impl Engine {
                 &mut engine.warnings,
             );
         }
+        // Re-attach was the only reason extensions could load; from here on nothing can,
+        // not even between open and seal.
+        engine
+            .conn
+            .execute_batch(STOP_EXTENSION_LOADING)
+            .map_err(|e| query_error("cannot sandbox the DuckDB connection", &e))?;
         Ok(engine)
     }
 
@@ -155,15 +162,11 @@ impl Engine {
     /// Turn external access off and lock the configuration. One-way: nothing the plan's
     /// SQL does afterwards can read files, load extensions or change settings.
     pub fn seal(self) -> Result<SealedEngine, RunError> {
+        let sql = "SET enable_external_access = false;
+             SET allow_persistent_secrets = false;
+             SET lock_configuration = true;";
         self.conn
-            .execute_batch(
-                "SET enable_external_access = false;
-                 SET allow_community_extensions = false;
-                 SET autoinstall_known_extensions = false;
-                 SET autoload_known_extensions = false;
-                 SET allow_persistent_secrets = false;
-                 SET lock_configuration = true;",
-            )
+            .execute_batch(sql)
             .map_err(|e| query_error("cannot sandbox the DuckDB connection", &e))?;
         Ok(SealedEngine {
             conn: self.conn,
@@ -172,14 +175,26 @@ impl Engine {
     }
 }
 
+/// Community extensions stay trusted at open (the setting can only be lowered while DuckDB
+/// runs, and `LOAD bigquery` checks it), so that re-attach can LOAD them; nothing is ever
+/// installed or autoloaded. [`STOP_EXTENSION_LOADING`] runs right after re-attach.
 fn base_config(opts: &EngineOptions) -> duckdb::Result<Config> {
     Config::default()
         .enable_autoload_extension(false)?
         .with("autoinstall_known_extensions", "false")?
-        .with("allow_community_extensions", "false")?
         .max_memory(&opts.memory_limit)?
         .threads(i64::from(opts.threads.max(1)))
 }
+
+/// After re-attach: no community or custom-repository extension is trusted any more, and
+/// nothing loads or installs itself. (This DuckDB has no switch that turns `LOAD` off as a
+/// whole; with external access off after the seal, only the statically linked extensions,
+/// already loaded, still answer `LOAD`.)
+const STOP_EXTENSION_LOADING: &str = "
+    SET allow_community_extensions = false;
+    SET allow_extension_repositories = 'forbidden';
+    SET autoinstall_known_extensions = false;
+    SET autoload_known_extensions = false;";
 
 impl SealedEngine {
     /// A handle that stops the running query from another thread (timeouts, Ctrl-C).
@@ -342,5 +357,57 @@ impl Watchdog {
     fn stop(self) -> Ended {
         let _ = self.done.send(());
         self.thread.join().unwrap_or(Ended::Finished)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> EngineOptions {
+        EngineOptions {
+            database: None,
+            extracts: None,
+            memory_limit: "256MB".to_owned(),
+            threads: 1,
+            remote_attach: RemoteAttachPolicy {
+                extensions: vec!["bigquery".to_owned()],
+                token_envs: Vec::new(),
+            },
+        }
+    }
+
+    fn setting(conn: &Connection, name: &str) -> String {
+        conn.query_row(
+            &format!("SELECT current_setting('{name}')::VARCHAR"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn community_extensions_are_trusted_while_reattach_loads_and_not_after() {
+        // Guards against `LOAD bigquery` being impossible: DuckDB only accepts a community
+        // extension's signature while allow_community_extensions is on, and the setting can
+        // never be turned back on once the connection is open.
+        let conn = Connection::open_in_memory_with_flags(base_config(&options()).unwrap()).unwrap();
+        assert_eq!(setting(&conn, "allow_community_extensions"), "true");
+        assert_eq!(setting(&conn, "autoinstall_known_extensions"), "false");
+        assert_eq!(setting(&conn, "autoload_known_extensions"), "false");
+
+        let engine = Engine::open(&options(), &|_| None).unwrap();
+        assert_eq!(setting(&engine.conn, "allow_community_extensions"), "false");
+        assert_eq!(
+            setting(&engine.conn, "allow_extension_repositories"),
+            "forbidden"
+        );
+        assert!(
+            engine
+                .conn
+                .execute_batch("SET allow_community_extensions = true")
+                .is_err(),
+            "one-way"
+        );
     }
 }

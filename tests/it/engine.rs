@@ -1,7 +1,7 @@
 //! The analytics connection and its sandbox, called directly: what holds even when SQL
 //! reaches DuckDB without passing the validator.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use da::engine::{Engine, EngineOptions, RemoteAttachPolicy};
 
@@ -224,4 +224,153 @@ fn remote_attach_rows_are_filtered_and_failures_only_warn() {
         "7",
         "local data keeps working"
     );
+}
+
+/// An extracts folder whose extracts hold the given `_remote_attach` rows.
+fn extracts_with_rows(dir: &Path, extracts: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join("extracts");
+    for (name, rows) in extracts {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        make_db(
+            &root.join(name).join("extract.duckdb"),
+            &format!(
+                "CREATE TABLE _remote_attach (alias VARCHAR, extension VARCHAR, url VARCHAR, token_env VARCHAR);
+                 INSERT INTO _remote_attach VALUES {rows};"
+            ),
+        );
+    }
+    root
+}
+
+fn allowing(extensions: &[&str], database: Option<&Path>, extracts: &Path) -> EngineOptions {
+    let mut opts = options(database, Some(extracts));
+    opts.remote_attach.extensions = extensions.iter().map(|e| (*e).to_owned()).collect();
+    opts
+}
+
+#[test]
+fn an_available_allow_listed_extension_loads_and_its_attach_is_attempted() {
+    // `parquet` is linked into this DuckDB, so its LOAD succeeds; the ATTACH then fails on
+    // its own terms ("Unrecognized storage type"), which proves it ran after the LOAD. The
+    // warning now names the step that failed; before, it did not say which.
+    let dir = tempfile::tempdir().unwrap();
+    let extracts = extracts_with_rows(dir.path(), &[("crm", "('pq', 'parquet', 'x', '')")]);
+    let engine = Engine::open(&allowing(&["parquet"], None, &extracts), &no_env).unwrap();
+    let w = engine.warnings.join("\n");
+    assert!(
+        w.contains("`pq` (parquet) not attached: ATTACH failed"),
+        "{w}"
+    );
+    assert!(!w.contains("LOAD parquet failed"), "{w}");
+}
+
+#[test]
+fn a_missing_allow_listed_extension_fails_as_not_installed_and_the_run_goes_on() {
+    // The LOAD must reach DuckDB's extension lookup: the warning carries DuckDB's own
+    // "not found" text, never a refusal by the engine's configuration. (DuckDB looks for the
+    // file before it checks trust, so a missing extension read "not found" before too; what
+    // the old configuration broke, an installed community extension, is pinned by the unit
+    // test `community_extensions_are_trusted_while_reattach_loads_and_not_after`.)
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("analytics.duckdb");
+    make_db(&db, "CREATE TABLE orders AS SELECT 1 AS id");
+    let extracts = extracts_with_rows(
+        dir.path(),
+        &[("crm", "('bq', 'bigquery', 'project=acme', '')")],
+    );
+    let engine = Engine::open(&allowing(&["bigquery"], Some(&db), &extracts), &no_env).unwrap();
+    let w = engine.warnings.join("\n");
+    assert!(
+        w.contains("`bq` (bigquery) not attached: LOAD bigquery failed"),
+        "{w}"
+    );
+    assert!(w.contains("not found"), "{w}");
+    for refusal in ["disabled", "configuration", "community", "signature"] {
+        assert!(
+            !w.contains(refusal),
+            "refused by configuration ({refusal}): {w}"
+        );
+    }
+    let engine = engine.seal().unwrap();
+    assert_eq!(scalar(&engine, "SELECT count(*) FROM orders"), "1");
+}
+
+#[test]
+fn the_same_remote_source_in_several_extracts_is_attached_once() {
+    // Guards the design's deduplication: identical rows are one source (one LOAD, one
+    // ATTACH, one warning); a second row reusing an alias is skipped, not attached twice.
+    let dir = tempfile::tempdir().unwrap();
+    let row = "('bq', 'bigquery', 'project=acme', '')";
+    let extracts = extracts_with_rows(
+        dir.path(),
+        &[
+            ("crm", row),
+            ("sales", row),
+            (
+                "web",
+                "('pq', 'parquet', 'a', ''), ('pq', 'parquet', 'b', '')",
+            ),
+        ],
+    );
+    let engine = Engine::open(
+        &allowing(&["bigquery", "parquet"], None, &extracts),
+        &no_env,
+    )
+    .unwrap();
+    let about = |alias: &str| {
+        engine
+            .warnings
+            .iter()
+            .filter(|w| w.contains(&format!("`{alias}`")))
+            .count()
+    };
+    assert_eq!(about("bq"), 1, "{:?}", engine.warnings);
+    assert_eq!(about("pq"), 2, "{:?}", engine.warnings);
+    assert!(
+        engine
+            .warnings
+            .iter()
+            .any(|w| w.contains("`pq`") && w.contains("already defines")),
+        "{:?}",
+        engine.warnings
+    );
+}
+
+#[test]
+fn after_the_seal_no_extension_can_be_loaded() {
+    // What DuckDB answers after the seal: "Loading external extensions is disabled through
+    // configuration" for any LOAD from disk, a file-system refusal for INSTALL. (`LOAD
+    // parquet` / `LOAD json` still succeed: they are linked in and already loaded, and this
+    // DuckDB has no setting that turns the statement off.) The seal refused these before
+    // too; this pins that the trust re-attach needs at open does not outlive it.
+    let dir = tempfile::tempdir().unwrap();
+    let extracts = extracts_with_rows(dir.path(), &[("crm", "('pq', 'parquet', 'x', '')")]);
+    let engine = Engine::open(&allowing(&["parquet"], None, &extracts), &no_env)
+        .unwrap()
+        .seal()
+        .unwrap();
+    for sql in [
+        "LOAD bigquery",
+        "LOAD httpfs",
+        "INSTALL json",
+        "LOAD '/tmp/x.duckdb_extension'",
+    ] {
+        let err = engine.execute_unvalidated(sql).unwrap_err().to_string();
+        assert!(
+            err.contains("disabled through configuration")
+                || err.contains("disabled by configuration"),
+            "{sql} reached the extension lookup: {err}"
+        );
+    }
+    for setting in [
+        "allow_community_extensions",
+        "autoload_known_extensions",
+        "autoinstall_known_extensions",
+    ] {
+        assert_eq!(
+            scalar(&engine, &format!("SELECT current_setting('{setting}')")),
+            "false",
+            "{setting}"
+        );
+    }
 }
