@@ -226,6 +226,166 @@ fn remote_attach_rows_are_filtered_and_failures_only_warn() {
     );
 }
 
+/// The reference system's layout: `<root>/analytics/analytics.duckdb` with views over
+/// `<root>/analytics/data/`, and `<root>/extracts/crm/extract.duckdb` with views over
+/// `<root>/extracts/crm/data/*.parquet`. Every file is written by DuckDB itself.
+struct Warehouse {
+    dir: tempfile::TempDir,
+}
+
+impl Warehouse {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let analytics = root.join("analytics");
+        let crm = root.join("extracts").join("crm");
+        std::fs::create_dir_all(analytics.join("data")).unwrap();
+        std::fs::create_dir_all(crm.join("data")).unwrap();
+        let a = analytics.display();
+        let c = crm.display();
+        let writer = duckdb::Connection::open_in_memory().unwrap();
+        writer
+            .execute_batch(&format!(
+                "COPY (SELECT range AS id, 'page ' || range AS page FROM range(5))
+                   TO '{a}/data/pages.parquet' (FORMAT parquet);
+                 COPY (SELECT 1 AS id, '{{\"kind\": \"click\", \"n\": 3}}' AS payload
+                       UNION ALL SELECT 2, '{{\"kind\": \"view\", \"n\": 4}}')
+                   TO '{a}/data/events.json' (FORMAT json);
+                 COPY (SELECT range AS deal, range * 10 AS amount FROM range(2))
+                   TO '{c}/data/part-0.parquet' (FORMAT parquet);
+                 COPY (SELECT range + 2 AS deal, range * 10 AS amount FROM range(3))
+                   TO '{c}/data/part-1.parquet' (FORMAT parquet);"
+            ))
+            .unwrap();
+        make_db(
+            &analytics.join("analytics.duckdb"),
+            &format!(
+                "CREATE VIEW pages AS SELECT * FROM read_parquet('{a}/data/pages.parquet');
+                 CREATE VIEW events AS
+                   SELECT id, payload->>'$.kind' AS kind,
+                          CAST(json_extract(payload, '$.n') AS INTEGER) AS n
+                   FROM read_json('{a}/data/events.json');"
+            ),
+        );
+        make_db(
+            &crm.join("extract.duckdb"),
+            &format!("CREATE VIEW deals AS SELECT * FROM read_parquet('{c}/data/*.parquet');"),
+        );
+        Self { dir }
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("analytics").join("analytics.duckdb")
+    }
+
+    fn extracts(&self) -> PathBuf {
+        self.dir.path().join("extracts")
+    }
+
+    fn sealed(&self) -> da::engine::SealedEngine {
+        let engine = Engine::open(
+            &options(Some(&self.database()), Some(&self.extracts())),
+            &no_env,
+        )
+        .unwrap();
+        assert!(engine.warnings.is_empty(), "{:?}", engine.warnings);
+        engine.seal().unwrap()
+    }
+}
+
+#[test]
+fn views_over_files_beside_the_databases_answer_after_the_seal() {
+    // Guards against the seal cutting off the reference layout: with external access off
+    // and no allowed folders, every one of these views failed with "file system operations
+    // are disabled by configuration".
+    let warehouse = Warehouse::new();
+    let engine = warehouse.sealed();
+    assert_eq!(scalar(&engine, "SELECT count(*) FROM pages"), "5");
+    assert_eq!(
+        scalar(
+            &engine,
+            "SELECT string_agg(kind, ',' ORDER BY id) FROM events"
+        ),
+        "click,view"
+    );
+    assert_eq!(scalar(&engine, "SELECT sum(n) FROM events"), "7");
+    assert_eq!(
+        scalar(&engine, "SELECT sum(amount) FROM crm.deals"),
+        "40",
+        "a glob over an extract's data folder"
+    );
+}
+
+#[test]
+fn the_allowed_folders_are_the_only_files_the_sealed_engine_reads() {
+    // Guards the exception made for the views: only the analytics and extract folders
+    // open, by path prefix that cannot be escaped, and the setting cannot be widened later.
+    let warehouse = Warehouse::new();
+    let root = warehouse.dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let o = outside.path().display();
+    // Real files, so a refusal is the sandbox and not "file not found".
+    let writer = duckdb::Connection::open_in_memory().unwrap();
+    writer
+        .execute_batch(&format!(
+            "COPY (SELECT 'secret' AS s) TO '{o}/x.parquet' (FORMAT parquet);"
+        ))
+        .unwrap();
+    let sibling = root.join("analytics_private");
+    std::fs::create_dir_all(&sibling).unwrap();
+    std::fs::write(sibling.join("s.csv"), "password\nhunter2\n").unwrap();
+    std::fs::write(root.join("s.csv"), "password\nhunter2\n").unwrap();
+    let engine = warehouse.sealed();
+    let a = root.join("analytics");
+    let a = a.display();
+    for sql in [
+        format!("SELECT * FROM read_parquet('{o}/x.parquet')"),
+        "SELECT * FROM read_csv('/etc/passwd')".to_owned(),
+        format!("SELECT * FROM read_csv('{a}/../s.csv')"),
+        format!(
+            "SELECT * FROM read_csv('{}')",
+            sibling.join("s.csv").display()
+        ),
+        format!("SELECT * FROM glob('{o}/*')"),
+        format!("SET allowed_directories = ['{o}']"),
+        format!("SET allowed_paths = ['{o}/x.parquet']"),
+    ] {
+        let err = engine.execute_unvalidated(&sql);
+        assert!(err.is_err(), "the sandbox let through: {sql}");
+    }
+}
+
+#[test]
+fn the_allowed_folders_are_not_writable_through_the_engine() {
+    // Guards against DuckDB's allowed_directories being read-write: COPY and ATTACH into the
+    // analytics folder would otherwise write beside the analytics file.
+    let warehouse = Warehouse::new();
+    let engine = warehouse.sealed();
+    let a = warehouse.dir.path().join("analytics");
+    let stop = None;
+    for sql in [
+        format!("COPY (SELECT 1 AS x) TO '{}/out.csv'", a.display()),
+        format!("EXPORT DATABASE '{}/dump'", a.display()),
+        format!("ATTACH '{}/new.duckdb' AS fresh", a.display()),
+        format!("SELECT 1; COPY (SELECT 1) TO '{}/out2.csv'", a.display()),
+    ] {
+        let result = engine.execute(&sql, &[], 10, stop);
+        assert!(result.is_err(), "the engine ran: {sql}");
+    }
+    for name in ["out.csv", "out2.csv", "dump", "new.duckdb"] {
+        assert!(!a.join(name).exists(), "{name} was written");
+    }
+    // Why the engine checks statements itself: DuckDB's own sandbox lets a COPY write into
+    // an allowed folder. If this starts failing, DuckDB made them read-only.
+    engine
+        .execute_unvalidated(&format!(
+            "COPY (SELECT 1 AS x) TO '{}/raw.csv'",
+            a.display()
+        ))
+        .expect("DuckDB's allowed_directories are writable");
+    assert!(a.join("raw.csv").exists());
+}
+
 /// An extracts folder whose extracts hold the given `_remote_attach` rows.
 fn extracts_with_rows(dir: &Path, extracts: &[(&str, &str)]) -> PathBuf {
     let root = dir.join("extracts");
