@@ -7,7 +7,10 @@
 mod bigquery;
 mod bq_server;
 mod common;
+mod demo;
 mod engine;
+mod final_step;
+mod local_codecs;
 mod outputs;
 mod plan_check;
 mod query;
