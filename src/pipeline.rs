@@ -233,8 +233,15 @@ fn bind_error(mut err: RunError, shapes: &[(&str, &SchemaRef)]) -> RunError {
         .iter()
         .flat_map(|(_, s)| s.fields().iter().map(|f| f.name().clone()))
         .collect();
-    let named = err.message.split('"').nth(1).unwrap_or_default().to_owned();
-    let close = crate::schema::closest(&named, &all).filter(|c| *c != named);
+    // DuckDB quotes the names it could not find (and the table it looked in): the first
+    // quoted name that is close to, but not, an alias column is the likely typo.
+    let close = err
+        .message
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .find_map(|named| crate::schema::closest(named, &all).filter(|c| *c != named))
+        .map(str::to_owned);
     let listed = shapes
         .iter()
         .map(|(name, schema)| {

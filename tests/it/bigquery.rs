@@ -747,3 +747,34 @@ fn every_billed_job_carries_the_byte_cap_and_a_refusal_is_typed() {
     assert_eq!(report["error"]["details"]["max_bytes_billed"], 100);
     assert!(!ws.path("out").exists(), "nothing was written");
 }
+
+/// A misspelt column in the final step is found by binding it against the dry runs'
+/// shapes: the run fails before any billed job (the server saw dry runs only), and the
+/// hint names the column that exists.
+#[test]
+fn a_misspelt_final_column_fails_before_any_billed_job() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan().replace("t.views,", "t.viewz,"));
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[query_error]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("viewz"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `views`?"),
+        "{}",
+        stderr(&out)
+    );
+    let seen = server.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|s| s.body["dryRun"] == true),
+        "a billed job started: {:?}",
+        seen.iter().map(|s| &s.body["query"]).collect::<Vec<_>>()
+    );
+}
