@@ -53,7 +53,11 @@ struct FromScope {
     all: Vec<String>,
     /// Those defined so far while the FROM is being walked.
     defined: Vec<String>,
-    /// Top-level FROM items (first relations and joins) not yet walked.
+    /// The top-level FROM items (first relations and joins), by address: factors the walk
+    /// meets outside them (a pipe `|> JOIN` of a subquery in the SELECT list) are not this
+    /// FROM's and must not move it along.
+    top: Vec<*const TableFactor>,
+    /// Top-level FROM items not yet walked.
     pending: usize,
     /// For each table factor entered and not yet left: `defined.len()` when it was entered.
     open: Vec<usize>,
@@ -65,10 +69,19 @@ impl FromScope {
     fn new(select: &Select) -> Self {
         let mut all = Vec::new();
         collect_range_variables(&select.from, &mut all);
+        let top: Vec<*const TableFactor> = select
+            .from
+            .iter()
+            .flat_map(|item| {
+                std::iter::once(&item.relation).chain(item.joins.iter().map(|join| &join.relation))
+            })
+            .map(|factor| -> *const TableFactor { factor })
+            .collect();
         Self {
             all,
             defined: Vec::new(),
-            pending: select.from.iter().map(|item| 1 + item.joins.len()).sum(),
+            pending: top.len(),
+            top,
             open: Vec::new(),
             started: false,
         }
@@ -83,7 +96,11 @@ impl FromScope {
         }
     }
 
-    fn enter(&mut self) {
+    /// Enters a factor of this FROM (a top-level item or one nested in an open item).
+    fn enter(&mut self, factor: &TableFactor) {
+        if self.open.is_empty() && !self.top.iter().any(|t| std::ptr::eq(*t, factor)) {
+            return;
+        }
         self.started = true;
         self.open.push(self.defined.len());
     }
@@ -92,7 +109,10 @@ impl FromScope {
     /// join keeps the variables of its members; any other factor (PIVOT over a table, …)
     /// replaces what its inner factors defined by its own name.
     fn leave(&mut self, factor: &TableFactor) {
-        let mark = self.open.pop().unwrap_or(self.defined.len());
+        // Nothing open: `enter` passed over this factor, which is not part of this FROM.
+        let Some(mark) = self.open.pop() else {
+            return;
+        };
         match factor {
             TableFactor::NestedJoin { alias, .. } => {
                 if let Some(alias) = alias {
@@ -259,7 +279,7 @@ impl Visitor for Checker<'_> {
         // Entered first, so the FROM counts as started, and checked before its own name is
         // defined: `FROM hr.salaries AS hr` reads dataset `hr`.
         if let Some(scope) = self.from_scopes.last_mut() {
-            scope.enter();
+            scope.enter(factor);
         }
         self.check_table_factor(factor);
         ControlFlow::Continue(())

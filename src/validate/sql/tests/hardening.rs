@@ -31,6 +31,7 @@ pub(super) const HARDENING_CASES: &[(&str, &str, SqlDialect, &[&str])] = &[
     ("backticked dotted name is a table", "SELECT * FROM sales.orders AS hr, `hr.salaries`", Bq, &[DATASET]),
     ("three parts are never a path", "SELECT * FROM acme.hr.salaries AS acme", Bq, &[DATASET]),
     ("pivot hides the inner alias", "SELECT * FROM sales.t AS hr PIVOT (SUM(v) FOR k IN ('a')) AS p, hr.salaries", Bq, &[DATASET]),
+    ("pipe join before the from", "SELECT (SELECT 1 FROM sales.u |> JOIN sales.v ON true) FROM hr.salaries AS hr", Bq, &[DATASET]),
     ("union branch alias", "SELECT * FROM sales.t AS hr UNION ALL SELECT * FROM hr.salaries", Bq, &[DATASET]),
     // --- scope: legitimate array paths
     ("path through earlier alias", "SELECT i FROM sales.orders AS o, o.items AS i", Bq, OK),
