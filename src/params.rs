@@ -447,6 +447,12 @@ mod tests {
             "{{ name | format }}",
             "{{ name | join(\"\") }}",
             "{{ name | string }}",
+            "{% filter trim(\"'\") %}{{ name }}{% endfilter %}",
+            "{% set v = name | trim(\"'\") %}{{ v }}",
+            "{% macro m() %}{{ name }}{% endmacro %}{{ m() | trim(\"'\") }}",
+            "{% macro m() %}{{ name | trim(\"'\") }}{% endmacro %}{{ m() }}",
+            "{{ [name] | join }}",
+            "{{ name | list | join }}",
         ] {
             if let Ok(sql) = render(template, &p, SqlDialect::DuckDb) {
                 assert!(is_one_duckdb_literal(&sql), "{template} rendered {sql}");
