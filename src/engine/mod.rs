@@ -16,7 +16,7 @@ mod attach;
 mod tables;
 mod types;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -260,26 +260,20 @@ const STOP_EXTENSION_LOADING: &str = "
     SET autoinstall_known_extensions = false;
     SET autoload_known_extensions = false;";
 
-/// The folders that stay readable after the seal, absolute. Each is given as written (made
-/// absolute) and, when different, with symlinks resolved: DuckDB compares path prefixes, and
-/// a view may name either form.
+/// The folders that stay readable after the seal, as absolute paths (DuckDB would resolve a
+/// relative one against its own working directory). DuckDB resolves symlinks on both sides
+/// when it compares, so a link inside these folders cannot lead out of them.
 fn allowed_directories(opts: &EngineOptions) -> Vec<String> {
     let analytics = opts.database.as_deref().and_then(|db| match db.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => Some(dir.to_owned()),
         _ => std::env::current_dir().ok(),
     });
-    let mut out = Vec::new();
-    for dir in analytics.iter().chain(opts.extracts.iter()) {
-        for form in [std::path::absolute(dir).ok(), dir.canonicalize().ok()] {
-            if let Some(text) = form.as_deref().and_then(Path::to_str) {
-                let text = text.to_owned();
-                if !out.contains(&text) {
-                    out.push(text);
-                }
-            }
-        }
-    }
-    out
+    analytics
+        .iter()
+        .chain(opts.extracts.iter())
+        .filter_map(|dir| std::path::absolute(dir).ok())
+        .filter_map(|dir| dir.to_str().map(str::to_owned))
+        .collect()
 }
 
 impl SealedEngine {
@@ -579,7 +573,9 @@ mod tests {
             assert!(allowed.contains(&folder), "{allowed:?}");
         }
         assert!(
-            allowed.iter().all(|d| Path::new(d).is_absolute()),
+            allowed
+                .iter()
+                .all(|d| std::path::Path::new(d).is_absolute()),
             "{allowed:?}"
         );
         opts.database = Some(PathBuf::from("analytics.duckdb"));

@@ -356,6 +356,22 @@ fn the_allowed_folders_are_the_only_files_the_sealed_engine_reads() {
 }
 
 #[test]
+fn a_symlink_inside_an_allowed_folder_does_not_lead_out_of_it() {
+    // DuckDB resolves symlinks before it compares paths: a link planted in the analytics
+    // folder reaches nothing outside it (and data folders that are links elsewhere are
+    // refused the same way).
+    let warehouse = Warehouse::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("s.csv"), "password\nhunter2\n").unwrap();
+    let link = warehouse.dir.path().join("analytics").join("link");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let engine = warehouse.sealed();
+    let sql = format!("SELECT * FROM read_csv('{}/s.csv')", link.display());
+    let err = engine.execute_unvalidated(&sql).unwrap_err().to_string();
+    assert!(err.contains("disabled by configuration"), "{err}");
+}
+
+#[test]
 fn the_allowed_folders_are_not_writable_through_the_engine() {
     // Guards against DuckDB's allowed_directories being read-write: COPY and ATTACH into the
     // analytics folder would otherwise write beside the analytics file.

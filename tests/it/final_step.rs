@@ -118,3 +118,35 @@ fn json_functions_and_arrows_work_in_the_final_step() {
         r#"{"n":1}"#
     );
 }
+
+#[test]
+fn a_plan_reads_views_over_parquet_and_json_beside_the_analytics_file() {
+    // Guards the allowed folders through a real run, with the config's relative paths: the
+    // seal used to cut these views off ("file system operations are disabled").
+    let ws = crate::run::Workspace::new();
+    let data = ws.path("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let d = data.display();
+    let conn = duckdb::Connection::open(ws.path("analytics.duckdb")).unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT range AS id FROM range(4)) TO '{d}/pages.parquet' (FORMAT parquet);
+         COPY (SELECT '{{\"kind\": \"click\"}}' AS payload) TO '{d}/events.json' (FORMAT json);
+         CREATE VIEW pages AS SELECT * FROM read_parquet('{d}/pages.parquet');
+         CREATE VIEW events AS SELECT payload->>'$.kind' AS kind FROM read_json('{d}/events.json');"
+    ))
+    .unwrap();
+    drop(conn);
+    ws.plan(
+        "plan.yaml",
+        "version: 1\nname: views\nsql: SELECT count(*) AS n, max(kind) AS kind FROM pages, events\n",
+    );
+    let out = ws.run("plan.yaml", &["--quiet"]);
+    let text = crate::common::stdout(&out);
+    assert_eq!(
+        crate::common::code(&out),
+        0,
+        "{}",
+        crate::common::stderr(&out)
+    );
+    assert!(text.contains('4') && text.contains("click"), "{text}");
+}
