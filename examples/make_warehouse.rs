@@ -1,18 +1,29 @@
 //! Build the demo warehouse the README example runs on:
-//! `examples/warehouse/` (Parquet, read by the local backend) and `examples/analytics.duckdb`.
+//! `examples/warehouse/` (Parquet, read by the local backend) and `examples/analytics.duckdb`,
+//! under the current directory (run it from the clone root), or under the folder given as the
+//! first argument.
 
 // An example program: the terminal is its edge.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    match da::demo::make(&here.join("warehouse"), &here.join("analytics.duckdb")) {
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            eprintln!("error: cannot read the current directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let folder = da::demo::folder(std::env::args().skip(1), &cwd);
+    match da::demo::make_in(&folder) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot build the demo warehouse: {e}");
+            eprintln!(
+                "error: cannot build the demo warehouse in {}: {e}",
+                folder.display()
+            );
             ExitCode::FAILURE
         }
     }

@@ -92,6 +92,9 @@ pub struct McpArgs {
 pub enum PlanCommand {
     /// Validate plans offline: schema, SQL rules, aliases, parameters, templates.
     Check(CheckArgs),
+    /// Estimate what a plan would bill: dry-run every alias (bytes, USD, result columns);
+    /// no billed job, no download. Exit 1 when over the budget.
+    Estimate(EstimateArgs),
     /// Run a plan: precheck and fetch its aliases, run the final step, write outputs.
     Run(RunArgs),
 }
@@ -175,6 +178,30 @@ pub struct RunArgs {
     /// No progress and no summary on stderr (errors are still shown).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Only estimate, as `da plan estimate` does: no billed job, no download.
+    #[arg(long)]
+    pub estimate_only: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EstimateArgs {
+    /// The plan file (YAML or TOML).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// A parameter value (repeatable), parsed by the parameter's declared type.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// `table` for people, `json` for agents and CI.
+    #[arg(long, value_enum, default_value_t = EstimateFormat::Table)]
+    pub format: EstimateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EstimateFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

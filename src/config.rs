@@ -39,7 +39,35 @@ pub struct InstanceConfig {
     pub server: ServerConfig,
     #[serde(default)]
     pub mcp: McpConfig,
+    /// A plan-wide cap on what a run may bill, checked on the dry runs' sum before any
+    /// billed job starts (`cost_limit`). Needs dry runs (`bigquery.dry_run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
 }
+
+/// A cap on what one run may bill, in bytes and/or US dollars (an estimate:
+/// bytes × `bigquery.price_per_tib`). Plans may only tighten the instance's.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Bytes the run's BigQuery jobs may bill in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_bytes: Option<u64>,
+    /// US dollars the run may cost, estimated from the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_usd: Option<f64>,
+}
+
+impl Budget {
+    pub fn is_set(&self) -> bool {
+        self.max_bytes.is_some() || self.max_usd.is_some()
+    }
+}
+
+/// `bigquery.price_per_tib` when unset: the on-demand list price in US dollars.
+pub const DEFAULT_PRICE_PER_TIB: f64 = 6.25;
 
 /// A caller's role: BigQuery costs money, so only admins may run queries over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -136,7 +164,7 @@ pub enum Backend {
 }
 
 /// BigQuery access and policy.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BigQueryConfig {
     /// `local` or `bigquery`; defaults to `bigquery` when a project is set, else `local`.
@@ -168,6 +196,11 @@ pub struct BigQueryConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_bytes_billed: Option<u64>,
+    /// US dollars per TiB billed, for estimates and `budget.max_usd`. Default: 6.25, the
+    /// on-demand list price; set your own rate (an estimate either way).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub price_per_tib: Option<f64>,
     /// Dry-run every alias before the COUNT precheck (schema and bytes processed). Turn it
     /// off for endpoints that lack dry runs. Default: true.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,11 @@
 //! The demo warehouse behind the README example and the end-to-end tests: a few thousand
 //! deterministic rows, as Parquet files for the local backend and a DuckDB analytics file.
+//!
+//! Where it goes is decided when the demo is built, never when it was compiled: the target
+//! directory is shared between clones, so a path fixed at compile time would write one
+//! clone's demo into another.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
@@ -34,6 +38,20 @@ const ANALYTICS: &str = "
       SELECT i AS customer_id, 'customer ' || i AS name,
              CASE i % 3 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' ELSE 'APAC' END AS region
       FROM range(250) t(i);";
+
+/// The folder the demo goes to: the first argument, else `examples/` under `cwd` (the README
+/// runs its commands from the clone root, where `config/instance.yaml` looks for it).
+pub fn folder(args: impl IntoIterator<Item = String>, cwd: &Path) -> PathBuf {
+    match args.into_iter().next() {
+        Some(dir) => cwd.join(dir),
+        None => cwd.join("examples"),
+    }
+}
+
+/// Build the demo in `folder`: `folder/warehouse/` and `folder/analytics.duckdb`.
+pub fn make_in(folder: &Path) -> Result<(), String> {
+    make(&folder.join("warehouse"), &folder.join("analytics.duckdb"))
+}
 
 /// Write the Parquet warehouse under `warehouse` and the analytics database at `database`.
 /// Both are replaced atomically, so a half-written demo never exists.

@@ -65,6 +65,15 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             Ok(error::exit::OK)
         }
         Command::Plan(PlanCommand::Check(args)) => plan_check(args, use_color(cli.color), out),
+        Command::Plan(PlanCommand::Estimate(args)) => {
+            let settings = Settings::from_process_env(&overrides(&args.config, None))?;
+            let json = args.format == cli::EstimateFormat::Json;
+            commands::estimate::run(&args.plan, &args.params, json, &settings, out)
+        }
+        Command::Plan(PlanCommand::Run(args)) if args.estimate_only => {
+            let settings = Settings::from_process_env(&overrides(&args.config, args.db.clone()))?;
+            commands::estimate::run(&args.plan, &args.params, false, &settings, out)
+        }
         Command::Plan(PlanCommand::Run(args)) => {
             let settings = Settings::from_process_env(&overrides(&args.config, args.db.clone()))?;
             let request = commands::run::RunRequest {

@@ -351,6 +351,7 @@ impl<'de, F: Flavor> Visitor<'de> for TreeVisitor<F> {
 }
 
 fn parse_yaml(text: &str, lines: &LineIndex) -> Result<Node, Vec<Diagnostic>> {
+    check_yaml_tags(text, lines)?;
     // Duplicates reach our visitor, which reports them as `duplicate_key`/`duplicate_alias`.
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::PassThrough,
@@ -379,6 +380,39 @@ fn parse_yaml(text: &str, lines: &LineIndex) -> Result<Node, Vec<Diagnostic>> {
             Err(vec![diag])
         }
     }
+}
+
+/// Refuses every YAML tag (`!!binary`, `!!str`, `!custom`, `%TAG` shorthands, verbatim).
+///
+/// A tag changes what a value is (`!!binary` decodes base64, `!!str` turns `1` into `"1"`,
+/// a custom tag selects an enum variant), and what a plan means must be visible in its text.
+/// The parser's own event stream finds them, so tags inside quoted or block scalars are not
+/// mistaken for tags. A syntax error ends the scan; the full parse reports it.
+fn check_yaml_tags(text: &str, lines: &LineIndex) -> Result<(), Vec<Diagnostic>> {
+    let mut found = Vec::new();
+    for event in serde_saphyr::granit_parser::Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { break };
+        let Some(tag) = event.tag() else { continue };
+        let marker = span.tag_start.unwrap_or(span.start);
+        let at = match marker.byte_offset() {
+            Some(offset) => lines.line_col(text, offset),
+            None => LineCol {
+                line: marker.line().max(1),
+                column: marker.col() + 1,
+            },
+        };
+        found.push(
+            Diagnostic::error(
+                "yaml_tag",
+                format!("YAML tag `{}` is not allowed in a plan", tag.original()),
+            )
+            .at(at.line, at.column)
+            .hint(
+                "remove the tag and write the value as plain YAML (quote it to make it a string)",
+            ),
+        );
+    }
+    if found.is_empty() { Ok(()) } else { Err(found) }
 }
 
 /// serde-saphyr's message without its own snippet and position suffix: we render those.
@@ -486,6 +520,33 @@ mod tests {
         let errs = Document::parse("a = \n", Syntax::Toml).unwrap_err();
         assert_eq!(errs[0].code, "toml_syntax");
         assert_eq!(errs[0].line, Some(1));
+    }
+
+    #[test]
+    fn yaml_tags_are_refused_where_they_are_written_and_nowhere_else() {
+        let text = "a: !!binary aGk=\nb: [x, !!str 1]\nc: !custom {k: v}\nd: !<tag:x.org,1:y> z\n";
+        let errs = Document::parse(text, Syntax::Yaml).unwrap_err();
+        let found: Vec<_> = errs
+            .iter()
+            .map(|d| (d.code, d.line.unwrap(), d.column.unwrap()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("yaml_tag", 1, 4),
+                ("yaml_tag", 2, 8),
+                ("yaml_tag", 3, 4),
+                ("yaml_tag", 4, 4)
+            ]
+        );
+        assert!(errs[0].message.contains("!!binary"), "{}", errs[0].message);
+        assert!(errs[2].message.contains("!custom"), "{}", errs[2].message);
+
+        // An exclamation mark inside a quoted or block scalar is text, not a tag.
+        let text = "a: 'x !!binary y'\nb: |\n  !!str in a block\nc: \"!c\"\nd: x!y\n";
+        let doc = Document::parse(text, Syntax::Yaml).unwrap();
+        assert_eq!(doc.value["b"], "!!str in a block\n");
+        assert_eq!(doc.value["d"], "x!y");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum ErrorType {
     Timeout,
     /// The run was stopped on purpose (Ctrl-C, a dropped request).
     Interrupted,
+    /// The dry runs' estimate is over the plan's budget; nothing billed was started.
+    CostLimit,
 }
 
 impl ErrorType {
@@ -34,6 +36,7 @@ impl ErrorType {
             Self::QueryError => "query_error",
             Self::Timeout => "timeout",
             Self::Interrupted => "interrupted",
+            Self::CostLimit => "cost_limit",
         }
     }
 }

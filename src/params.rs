@@ -5,10 +5,12 @@
 //! query parameters; `{{ name }}` renders a literal of the declared type; an identifier
 //! needs the explicit `ident` filter, which only lets `[A-Za-z_][A-Za-z0-9_]*` through.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use minijinja::value::Value as JinjaValue;
+use minijinja::value::{Object, ObjectRepr, Value as JinjaValue};
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::dialect::{SqlDialect, is_identifier};
@@ -222,7 +224,18 @@ pub struct TemplateError {
     pub line: Option<usize>,
 }
 
+/// Filters that mark text as safe, i.e. as SQL to print unquoted. `safe` does so for any
+/// string; `escape`/`e` and `tojson` return safe strings of HTML- or JSON-escaped text, which is
+/// not SQL quoting. Each is refused by name, so the error says why.
+const UNQUOTED_FILTERS: &[&str] = &["safe", "escape", "e", "tojson"];
+
 /// Render `{{ ... }}` templates in one SQL text. Text without `{{`/`{%` is returned as is.
+///
+/// Only two kinds of output are written unquoted: a parameter's own literal, exactly as
+/// `ParamValue::sql_literal` built it, and what `ident` lets through. Every other value is
+/// quoted as a string literal. minijinja keeps a string "safe" through filters such as
+/// `replace`, `upper` or `trim`, so a safe mark alone proves nothing: `{{ name | replace("'", "") }}`
+/// would otherwise print a parameter's raw text as SQL.
 pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String, TemplateError> {
     if !sql.contains("{{") && !sql.contains("{%") && !sql.contains("{#") {
         return Ok(sql.to_owned());
@@ -230,35 +243,33 @@ pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String,
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("ident", ident_filter);
-    // Every value is printed as a SQL literal; only `ident` output and our own literals
-    // (safe strings) are written unquoted.
+    for name in UNQUOTED_FILTERS {
+        env.add_filter(
+            *name,
+            move |_: JinjaValue| -> Result<JinjaValue, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!(
+                        "the `{name}` filter is not allowed: it would write text into the SQL \
+                     unquoted; use `{{{{ name }}}}` for a value or `{{{{ name | ident }}}}` \
+                     for an identifier"
+                    ),
+                ))
+            },
+        );
+    }
+    let literals: BTreeMap<&str, String> = params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.sql_literal(dialect)))
+        .collect();
+    let trusted: HashSet<String> = literals.values().cloned().collect();
     env.set_formatter(move |out, _state, value| {
-        let text = if value.is_safe() {
-            value.to_string()
-        } else if value.is_undefined() || value.is_none() {
-            "NULL".to_owned()
-        } else if let Some(b) = value.as_str().map(str::to_owned) {
-            quote_string(&b, dialect)
-        } else if value.kind() == minijinja::value::ValueKind::Bool {
-            if value.is_true() { "TRUE" } else { "FALSE" }.to_owned()
-        } else if value.kind() == minijinja::value::ValueKind::Number {
-            value.to_string()
-        } else {
-            return Err(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                "only scalar values can be rendered into SQL",
-            ));
-        };
+        let text = sql_text(value, dialect, &trusted)?;
         out.write_str(&text).map_err(minijinja::Error::from)
     });
-    let ctx: BTreeMap<&str, JinjaValue> = params
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str(),
-                JinjaValue::from_safe_string(value.sql_literal(dialect)),
-            )
-        })
+    let ctx: BTreeMap<&str, JinjaValue> = literals
+        .into_iter()
+        .map(|(name, literal)| (name, JinjaValue::from_safe_string(literal)))
         .collect();
     env.render_str(sql, ctx).map_err(|err| TemplateError {
         message: err.detail().map_or_else(
@@ -267,6 +278,57 @@ pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String,
         ),
         line: err.line(),
     })
+}
+
+/// How one `{{ … }}` value is written into SQL; see [`render`] for what may go unquoted.
+fn sql_text(
+    value: &JinjaValue,
+    dialect: SqlDialect,
+    trusted: &HashSet<String>,
+) -> Result<String, minijinja::Error> {
+    if let Some(ident) = value.downcast_object_ref::<SqlIdent>() {
+        return Ok(ident.0.clone());
+    }
+    if value.is_safe() {
+        let text = value.to_string();
+        if trusted.contains(&text) {
+            return Ok(text);
+        }
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "text derived from a parameter cannot be written into the SQL unquoted; \
+             use `{{ name }}` for a value or `{{ name | ident }}` for an identifier",
+        ));
+    }
+    Ok(if value.is_undefined() || value.is_none() {
+        "NULL".to_owned()
+    } else if let Some(text) = value.as_str() {
+        quote_string(text, dialect)
+    } else if value.kind() == minijinja::value::ValueKind::Bool {
+        if value.is_true() { "TRUE" } else { "FALSE" }.to_owned()
+    } else if value.kind() == minijinja::value::ValueKind::Number {
+        value.to_string()
+    } else {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "only scalar values can be rendered into SQL",
+        ));
+    })
+}
+
+/// What `ident` returns: an identifier the formatter writes as is. A type of its own, so
+/// that no other template value can pass for one.
+#[derive(Debug)]
+struct SqlIdent(String);
+
+impl Object for SqlIdent {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// `{{ name | ident }}`: the parameter's raw text as an identifier, if it is one.
@@ -278,7 +340,7 @@ fn ident_filter(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
         .and_then(|t| t.strip_suffix('\''))
         .unwrap_or(&text);
     if is_identifier(raw) {
-        Ok(JinjaValue::from_safe_string(raw.to_owned()))
+        Ok(JinjaValue::from_object(SqlIdent(raw.to_owned())))
     } else {
         Err(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
@@ -340,6 +402,71 @@ mod tests {
             "SELECT views"
         );
         assert!(render("SELECT {{ bad | ident }}", &p, SqlDialect::DuckDb).is_err());
+    }
+
+    #[test]
+    fn filters_that_print_unquoted_text_are_refused() {
+        let p = params(&[("name", ParamValue::String("x' OR 1=1 --".to_owned()))]);
+        for filter in ["safe", "escape", "e", "tojson"] {
+            let sql = format!("SELECT 1\nWHERE a = {{{{ name | {filter} }}}}");
+            let err = render(&sql, &p, SqlDialect::DuckDb).unwrap_err();
+            assert!(
+                err.message
+                    .contains(&format!("`{filter}` filter is not allowed")),
+                "{filter}: {}",
+                err.message
+            );
+            assert_eq!(err.line, Some(2), "{filter}");
+        }
+        assert!(render("{{ 'DROP TABLE t' | safe }}", &p, SqlDialect::DuckDb).is_err());
+    }
+
+    /// One DuckDB string literal and nothing else: quoted, with every inner quote doubled.
+    fn is_one_duckdb_literal(sql: &str) -> bool {
+        sql.len() >= 2
+            && sql.starts_with('\'')
+            && sql.ends_with('\'')
+            && sql[1..sql.len() - 1].replace("''", "").find('\'').is_none()
+    }
+
+    #[test]
+    fn text_derived_from_a_literal_is_never_written_unquoted() {
+        let p = params(&[("name", ParamValue::String("x OR 1=1".to_owned()))]);
+        // minijinja keeps `trim`'s result "safe", which used to print the raw value as SQL.
+        let err = render("{{ name | trim(\"'\") }}", &p, SqlDialect::DuckDb).unwrap_err();
+        assert!(err.message.contains("unquoted"), "{}", err.message);
+        // Whatever a filter or operator makes of a parameter is refused or stays one literal.
+        for template in [
+            "{{ name | trim(\"'\") }}",
+            "{{ name | replace(\"'\", \"\") }}",
+            "{{ name | upper }}",
+            "{{ name | reverse }}",
+            "{{ name | first }}",
+            "{{ name[1:-1] }}",
+            "{{ name ~ name }}",
+            "{{ name | format }}",
+            "{{ name | join(\"\") }}",
+            "{{ name | string }}",
+            "{% filter trim(\"'\") %}{{ name }}{% endfilter %}",
+            "{% set v = name | trim(\"'\") %}{{ v }}",
+            "{% macro m() %}{{ name }}{% endmacro %}{{ m() | trim(\"'\") }}",
+            "{% macro m() %}{{ name | trim(\"'\") }}{% endmacro %}{{ m() }}",
+            "{{ [name] | join }}",
+            "{{ name | list | join }}",
+        ] {
+            if let Ok(sql) = render(template, &p, SqlDialect::DuckDb) {
+                assert!(is_one_duckdb_literal(&sql), "{template} rendered {sql}");
+            }
+        }
+        assert_eq!(
+            render(
+                "{{ name }} {{ name | string }} {{ 'a' ~ 'b' }}",
+                &p,
+                SqlDialect::DuckDb
+            )
+            .unwrap(),
+            "'x OR 1=1' 'x OR 1=1' 'ab'"
+        );
     }
 
     #[test]

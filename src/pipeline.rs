@@ -17,7 +17,7 @@ use crate::deadline::Deadline;
 use crate::engine::{BatchSink, Collect, Engine, EngineOptions, QueryResult, SealedEngine};
 use crate::error::{ErrorType, RunError};
 use crate::output::{self, FileSet, WrittenFile};
-use crate::source::{AliasSource, Estimate, Fetched, Precheck, estimate_bytes, mib};
+use crate::source::{AliasSource, Estimate, Fetched, Precheck, estimate_bytes, mib, usd};
 use crate::validate::{CheckedAlias, CheckedPlan};
 
 /// Progress of a run, for reporters (progress bars, logs). Sent from several threads.
@@ -91,6 +91,8 @@ pub struct RunOptions<'a> {
     pub write_outputs: bool,
     /// The run's time budget and cancel flag, shared with the alias source.
     pub deadline: Deadline,
+    /// US dollars per TiB billed, for the budget's `max_usd`.
+    pub price_per_tib: f64,
 }
 
 /// Every alias of a plan, prechecked and within its limits. Only `precheck` builds one,
@@ -135,6 +137,7 @@ pub fn run(
     let estimated = estimate(plan, source, &pool);
     deadline.check("dry runs")?;
     let estimated = estimated?;
+    within_budget(plan, &estimated, source, opts.price_per_tib)?;
     // The engine opens (and is sealed) before anything is billed: a missing analytics
     // database or a final step that does not bind costs nothing.
     let engine = Engine::open(&opts.engine, &|name| opts.tokens.get(name).cloned())?.seal()?;
@@ -176,6 +179,20 @@ fn alias_pool(concurrency: usize) -> Result<rayon::ThreadPool, RunError> {
         })
 }
 
+/// Only the estimates: every alias's dry run side by side, nothing billed or downloaded
+/// (`da plan estimate`).
+pub fn estimate_only(
+    plan: &CheckedPlan,
+    source: &dyn AliasSource,
+    concurrency: usize,
+) -> Result<Vec<(String, Estimate)>, RunError> {
+    let pool = alias_pool(concurrency)?;
+    Ok(estimate(plan, source, &pool)?
+        .into_iter()
+        .map(|e| (e.alias.name().to_owned(), e.estimate))
+        .collect())
+}
+
 /// Phase 1: every alias estimated side by side (BigQuery: dry runs, which bill nothing).
 fn estimate<'p>(
     plan: &'p CheckedPlan,
@@ -197,6 +214,56 @@ fn estimate<'p>(
             .collect()
     });
     all_ok(results)
+}
+
+/// The plan's budget, on the dry runs' sum, before any billed job starts. The local backend
+/// bills nothing; a budget that cannot be checked (no dry run) refuses the run.
+fn within_budget(
+    plan: &CheckedPlan,
+    estimated: &[EstimatedAlias<'_>],
+    source: &dyn AliasSource,
+    price_per_tib: f64,
+) -> Result<(), RunError> {
+    let budget = plan.budget();
+    if !budget.is_set() || source.label() != "bigquery" {
+        return Ok(());
+    }
+    let mut total = 0u64;
+    for e in estimated {
+        let Some(bytes) = e.estimate.billed_bytes() else {
+            return Err(RunError::new(
+                ErrorType::CostLimit,
+                format!(
+                    "the budget cannot be enforced: no dry-run estimate for alias `{}`",
+                    e.alias.name()
+                ),
+            )
+            .hint("turn bigquery.dry_run back on, or remove the budget"));
+        };
+        total = total.saturating_add(bytes);
+    }
+    let cost = usd(total, price_per_tib);
+    let over_bytes = budget.max_bytes.filter(|max| total > *max);
+    let over_usd = budget.max_usd.filter(|max| cost > *max);
+    if over_bytes.is_none() && over_usd.is_none() {
+        return Ok(());
+    }
+    let cap = match (over_bytes, over_usd) {
+        (Some(max), _) => format!("its budget of {max} bytes"),
+        (None, Some(max)) => format!("its budget of ${max:.2}"),
+        (None, None) => unreachable!("checked above"),
+    };
+    Err(RunError::new(
+        ErrorType::CostLimit,
+        format!(
+            "the plan would bill about {total} bytes (${cost:.4} at ${price_per_tib}/TiB), over {cap}; nothing billed was started"
+        ),
+    )
+    .detail("estimated_bytes", total)
+    .detail("estimated_usd", cost)
+    .detail("max_bytes", budget.max_bytes)
+    .detail("max_usd", budget.max_usd)
+    .hint("run `da plan estimate` to see each alias's share, then filter on partition or cluster columns, select fewer columns, or raise the plan's budget within the instance's"))
 }
 
 /// Phase 2: the final step bound against empty tables of the aliases' estimated shapes,
@@ -233,8 +300,15 @@ fn bind_error(mut err: RunError, shapes: &[(&str, &SchemaRef)]) -> RunError {
         .iter()
         .flat_map(|(_, s)| s.fields().iter().map(|f| f.name().clone()))
         .collect();
-    let named = err.message.split('"').nth(1).unwrap_or_default().to_owned();
-    let close = crate::schema::closest(&named, &all).filter(|c| *c != named);
+    // DuckDB quotes the names it could not find (and the table it looked in): the first
+    // quoted name that is close to, but not, an alias column is the likely typo.
+    let close = err
+        .message
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .find_map(|named| crate::schema::closest(named, &all).filter(|c| *c != named))
+        .map(str::to_owned);
     let listed = shapes
         .iter()
         .map(|(name, schema)| {

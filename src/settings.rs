@@ -79,6 +79,11 @@ impl Settings {
             None => InstanceConfig::default(),
         };
         apply_env(&mut config, env)?;
+        if config.budget.is_some_and(|b| b.is_set()) && config.bigquery.dry_run == Some(false) {
+            return Err(Error::Usage(
+                "budget needs dry runs to be enforced, but bigquery.dry_run is false: remove the budget or turn dry runs back on".to_owned(),
+            ));
+        }
         if let Some(db) = &overrides.database {
             config.analytics.database = Some(db.clone());
         }
@@ -100,6 +105,14 @@ impl Settings {
             config_path,
             env: snapshot,
         })
+    }
+
+    /// US dollars per TiB billed (`bigquery.price_per_tib`, or the on-demand list price).
+    pub fn price_per_tib(&self) -> f64 {
+        self.config
+            .bigquery
+            .price_per_tib
+            .unwrap_or(config::DEFAULT_PRICE_PER_TIB)
     }
 
     /// The instance limits.
@@ -125,6 +138,7 @@ impl Settings {
                 .bigquery
                 .max_bytes_billed
                 .unwrap_or(config::DEFAULT_MAX_BYTES_BILLED),
+            budget: self.config.budget.unwrap_or_default(),
             bigquery: self.bigquery_policy(),
             given_params,
             require_params,

@@ -372,10 +372,15 @@ impl AliasSource for BigQuerySource {
             return Ok(Estimate::default());
         }
         run_detached(&self.runtime, async {
-            let (fields, bytes_processed) = self.dry_run(alias).await?;
+            let count_sql = wrap("SELECT COUNT(*) FROM", alias.sql(), "AS _cnt");
+            let (query, count) = tokio::try_join!(
+                self.dry_run(alias, alias.sql().to_owned()),
+                self.dry_run(alias, count_sql),
+            )?;
             Ok(Estimate {
-                schema: Some(self.arrow_schema(alias, &fields)?),
-                bytes_processed,
+                schema: Some(self.arrow_schema(alias, &query.0)?),
+                bytes_processed: query.1,
+                count_bytes: count.1,
             })
         })
     }
@@ -457,9 +462,13 @@ impl BigQuerySource {
         })
     }
 
-    /// The result's schema and the bytes BigQuery would scan, without running the query.
-    async fn dry_run(&self, alias: &CheckedAlias) -> Result<(Vec<BqField>, Option<u64>), RunError> {
-        let request = self.request(alias, alias.sql().to_owned(), true);
+    /// The result's schema and the bytes BigQuery would scan, without running `sql`.
+    async fn dry_run(
+        &self,
+        alias: &CheckedAlias,
+        sql: String,
+    ) -> Result<(Vec<BqField>, Option<u64>), RunError> {
+        let request = self.request(alias, sql, true);
         let project = self.opts.project.as_str();
         let dry = self
             .guarded(alias, None, || {

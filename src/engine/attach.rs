@@ -72,6 +72,10 @@ pub(super) struct RemoteRow {
 }
 
 /// Re-attach the remote sources named by each attached extract.
+///
+/// Rows are deduplicated first (the same `(alias, extension, url, token_env)` written by
+/// several extracts is one source), every allow-listed extension is LOADed once, then each
+/// source is ATTACHed. The caller turns extension loading off afterwards.
 pub(super) fn reattach_remote(
     conn: &Connection,
     extracts: &[String],
@@ -79,25 +83,57 @@ pub(super) fn reattach_remote(
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
 ) {
+    let mut rows: Vec<(String, RemoteRow)> = Vec::new();
     for extract in extracts {
         for row in remote_rows(conn, extract) {
-            match plan_attach(&row, policy, env) {
-                Ok(statements) => {
-                    for sql in statements {
-                        if let Err(e) = conn.execute_batch(&sql) {
-                            warnings.push(format!(
-                                "remote source `{}` ({}) not attached: {e}",
-                                row.alias, row.extension
-                            ));
-                            break;
-                        }
-                    }
-                }
-                Err(why) => warnings.push(format!(
-                    "remote source `{}` in extract `{extract}` refused: {why}",
-                    row.alias.escape_debug()
-                )),
+            if !rows.iter().any(|(_, seen)| seen == &row) {
+                rows.push((extract.clone(), row));
             }
+        }
+    }
+    let mut plans: Vec<(RemoteRow, Attach)> = Vec::new();
+    for (extract, row) in rows {
+        match plan_attach(&row, policy, env) {
+            Ok(plan) => plans.push((row, plan)),
+            Err(why) => warnings.push(format!(
+                "remote source `{}` in extract `{extract}` refused: {why}",
+                row.alias.escape_debug()
+            )),
+        }
+    }
+    // LOAD before any ATTACH, each extension once: a failed LOAD is one cause, reported
+    // with every source it stops.
+    let mut loads: Vec<(String, Result<(), String>)> = Vec::new();
+    for (_, plan) in &plans {
+        if !loads.iter().any(|(ext, _)| ext == &plan.extension) {
+            let result = conn.execute_batch(&plan.load).map_err(|e| e.to_string());
+            loads.push((plan.extension.clone(), result));
+        }
+    }
+    // The first row for an alias wins, attached or not: a second, different definition of
+    // the same name is a conflict to report, not a fallback to try.
+    let mut claimed: Vec<&str> = Vec::new();
+    for (row, plan) in &plans {
+        let not_attached = |why: String| {
+            format!(
+                "remote source `{}` ({}) not attached: {why}",
+                row.alias, row.extension
+            )
+        };
+        if claimed.contains(&row.alias.as_str()) {
+            warnings.push(not_attached(format!(
+                "another `_remote_attach` row already defines `{}`",
+                row.alias
+            )));
+            continue;
+        }
+        claimed.push(&row.alias);
+        if let Some((_, Err(e))) = loads.iter().find(|(ext, _)| ext == &plan.extension) {
+            warnings.push(not_attached(format!("{} failed: {e}", plan.load)));
+            continue;
+        }
+        if let Err(e) = conn.execute_batch(&plan.attach) {
+            warnings.push(not_attached(format!("ATTACH failed: {e}")));
         }
     }
 }
@@ -131,13 +167,22 @@ fn remote_rows(conn: &Connection, extract: &str) -> Vec<RemoteRow> {
         .unwrap_or_default()
 }
 
+/// The statements that attach one `_remote_attach` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Attach {
+    pub extension: String,
+    /// `LOAD <extension>`: never INSTALL, the query path has no network.
+    pub load: String,
+    pub attach: String,
+}
+
 /// The statements that attach one row, or why it is refused. Pure, so every trust
 /// decision is unit-tested without DuckDB.
 pub(super) fn plan_attach(
     row: &RemoteRow,
     policy: &RemoteAttachPolicy,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Attach, String> {
     if !is_identifier(&row.alias) || !is_identifier(&row.extension) {
         return Err("alias and extension must be identifiers".to_owned());
     }
@@ -166,14 +211,15 @@ pub(super) fn plan_attach(
     if let Some(token) = token {
         options.push_str(&format!(", TOKEN {}", quote_literal(&token)));
     }
-    Ok(vec![
-        format!("LOAD {}", row.extension),
-        format!(
+    Ok(Attach {
+        extension: row.extension.clone(),
+        load: format!("LOAD {}", row.extension),
+        attach: format!(
             "ATTACH {} AS \"{}\" ({options})",
             quote_literal(&row.url),
             row.alias
         ),
-    ])
+    })
 }
 
 /// `^[A-Z][A-Z0-9_]{0,63}$`
@@ -243,21 +289,22 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(sql[0], "LOAD keboola");
+        assert_eq!(sql.load, "LOAD keboola");
         assert!(
-            sql[1].starts_with("ATTACH 'https://example.com''); DROP DATABASE x; --' AS \"bq\""),
+            sql.attach
+                .starts_with("ATTACH 'https://example.com''); DROP DATABASE x; --' AS \"bq\""),
             "{}",
-            sql[1]
+            sql.attach
         );
-        assert!(sql[1].contains("TOKEN 'abc''def'"), "{}", sql[1]);
-        assert!(sql[1].contains("READ_ONLY"));
+        assert!(sql.attach.contains("TOKEN 'abc''def'"), "{}", sql.attach);
+        assert!(sql.attach.contains("READ_ONLY"));
     }
 
     #[test]
     fn an_empty_token_env_attaches_without_a_token() {
         let sql = plan_attach(&row("bigquery", "project=acme", ""), &policy(), &env).unwrap();
         assert_eq!(
-            sql[1],
+            sql.attach,
             "ATTACH 'project=acme' AS \"bq\" (TYPE bigquery, READ_ONLY)"
         );
     }

@@ -1,10 +1,16 @@
 //! The DuckDB side of a run: the analytics connection, registered aliases, the sandbox,
 //! and the final step.
 //!
-//! The order is fixed by types: `Engine::open` attaches what the run may read, aliases are
-//! registered on the open engine, `seal` turns external access off and locks the
-//! configuration, and only a `SealedEngine` runs SQL from the plan. A validator miss
-//! therefore still cannot read a file.
+//! The order is fixed by types: `Engine::open` attaches what the run may read, LOADs the
+//! allow-listed extensions its `_remote_attach` rows name and then turns extension loading
+//! off, aliases are registered on the open engine, `seal` turns external access off (except
+//! for the analytics and extract folders, so views over Parquet files beside them keep
+//! working) and locks the configuration, and only a `SealedEngine` runs SQL from the plan. A
+//! validator miss therefore still cannot read a file outside those folders.
+//!
+//! DuckDB's allowed folders are readable *and writable*, so `SealedEngine::execute` runs
+//! only text that DuckDB's own parser reads as exactly one SELECT: no COPY, EXPORT or ATTACH
+//! can write beside the analytics file even if the validator let one through.
 
 mod attach;
 mod catalog;
@@ -42,6 +48,8 @@ pub struct EngineOptions {
 /// An analytics connection that can still attach and register data.
 pub struct Engine {
     conn: Connection,
+    /// Folders that stay readable after the seal: the analytics file's and the extracts'.
+    allowed: Vec<String>,
     /// Things that did not work but do not stop the run (an extract skipped, ...).
     pub warnings: Vec<String>,
 }
@@ -162,6 +170,7 @@ impl Engine {
         };
         let mut engine = Self {
             conn,
+            allowed: allowed_directories(opts),
             warnings: Vec::new(),
         };
         if let Some(dir) = &opts.extracts {
@@ -174,6 +183,12 @@ impl Engine {
                 &mut engine.warnings,
             );
         }
+        // Re-attach was the only reason extensions could load; from here on nothing can,
+        // not even between open and seal.
+        engine
+            .conn
+            .execute_batch(STOP_EXTENSION_LOADING)
+            .map_err(|e| query_error("cannot sandbox the DuckDB connection", &e))?;
         Ok(engine)
     }
 
@@ -192,17 +207,32 @@ impl Engine {
     }
 
     /// Turn external access off and lock the configuration. One-way: nothing the plan's
-    /// SQL does afterwards can read files, load extensions or change settings.
+    /// SQL does afterwards can read files outside the allowed folders, load extensions or
+    /// change settings.
+    ///
+    /// The analytics file's folder and the extracts folder stay readable (DuckDB's
+    /// `allowed_directories`), because views in those databases read Parquet files beside
+    /// them. They must be set while external access is still on: DuckDB freezes them after.
     pub fn seal(self) -> Result<SealedEngine, RunError> {
+        let mut sql = String::new();
+        if !self.allowed.is_empty() {
+            let list: Vec<String> = self
+                .allowed
+                .iter()
+                .map(|d| attach::quote_literal(d))
+                .collect();
+            sql.push_str(&format!(
+                "SET allowed_directories = [{}];\n",
+                list.join(", ")
+            ));
+        }
+        sql.push_str(
+            "SET enable_external_access = false;
+             SET allow_persistent_secrets = false;
+             SET lock_configuration = true;",
+        );
         self.conn
-            .execute_batch(
-                "SET enable_external_access = false;
-                 SET allow_community_extensions = false;
-                 SET autoinstall_known_extensions = false;
-                 SET autoload_known_extensions = false;
-                 SET allow_persistent_secrets = false;
-                 SET lock_configuration = true;",
-            )
+            .execute_batch(&sql)
             .map_err(|e| query_error("cannot sandbox the DuckDB connection", &e))?;
         Ok(SealedEngine {
             conn: self.conn,
@@ -211,13 +241,41 @@ impl Engine {
     }
 }
 
+/// Community extensions stay trusted at open (the setting can only be lowered while DuckDB
+/// runs, and `LOAD bigquery` checks it), so that re-attach can LOAD them; nothing is ever
+/// installed or autoloaded. [`STOP_EXTENSION_LOADING`] runs right after re-attach.
 fn base_config(opts: &EngineOptions) -> duckdb::Result<Config> {
     Config::default()
         .enable_autoload_extension(false)?
         .with("autoinstall_known_extensions", "false")?
-        .with("allow_community_extensions", "false")?
         .max_memory(&opts.memory_limit)?
         .threads(i64::from(opts.threads.max(1)))
+}
+
+/// After re-attach: no community or custom-repository extension is trusted any more, and
+/// nothing loads or installs itself. (This DuckDB has no switch that turns `LOAD` off as a
+/// whole; with external access off after the seal, only the statically linked extensions,
+/// already loaded, still answer `LOAD`.)
+const STOP_EXTENSION_LOADING: &str = "
+    SET allow_community_extensions = false;
+    SET allow_extension_repositories = 'forbidden';
+    SET autoinstall_known_extensions = false;
+    SET autoload_known_extensions = false;";
+
+/// The folders that stay readable after the seal, as absolute paths (DuckDB would resolve a
+/// relative one against its own working directory). DuckDB resolves symlinks on both sides
+/// when it compares, so a link inside these folders cannot lead out of them.
+fn allowed_directories(opts: &EngineOptions) -> Vec<String> {
+    let analytics = opts.database.as_deref().and_then(|db| match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => Some(dir.to_owned()),
+        _ => std::env::current_dir().ok(),
+    });
+    analytics
+        .iter()
+        .chain(opts.extracts.iter())
+        .filter_map(|dir| std::path::absolute(dir).ok())
+        .filter_map(|dir| dir.to_str().map(str::to_owned))
+        .collect()
 }
 
 impl SealedEngine {
@@ -318,6 +376,7 @@ impl SealedEngine {
         params: &[(String, ParamValue)],
         sink: &mut dyn BatchSink,
     ) -> Result<(), RunError> {
+        self.one_select(sql)?;
         let mut stmt = self
             .conn
             .prepare(sql)
@@ -334,6 +393,44 @@ impl SealedEngine {
             }
         }
         Ok(())
+    }
+
+    /// Refuse anything but exactly one SELECT, as DuckDB parses it. `json_serialize_sql`
+    /// (json extension) serializes SELECT statements only and lists every statement, so
+    /// it answers both questions with DuckDB's parser rather than ours. This must come
+    /// before `prepare`, which runs every statement but the last.
+    fn one_select(&self, sql: &str) -> Result<(), RunError> {
+        let refused = |why: &str| {
+            RunError::new(ErrorType::QueryError, format!("query error: {why}"))
+                .hint("the final step is one SELECT statement")
+        };
+        let json: String = self
+            .conn
+            .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
+            .map_err(|e| query_error("query error", &e))?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| refused(&e.to_string()))?;
+        if parsed["error"] == serde_json::Value::Bool(true) {
+            // Text that does not parse runs nothing: `prepare` parses it all first and
+            // reports the syntax error the usual way.
+            if parsed["error_type"] == "parser" {
+                return Ok(());
+            }
+            let message = parsed["error_message"].as_str().unwrap_or("not a SELECT");
+            return Err(refused(message).detail("original_error", message));
+        }
+        match parsed["statements"].as_array().map(Vec::len) {
+            Some(1) => Ok(()),
+            _ => Err(refused("exactly one statement may run")),
+        }
+    }
+
+    /// Run `sql` the way a checked final step runs (DuckDB's own one-SELECT check, the
+    /// watchdog-free path), as if the validator had let it through. Only for tests that
+    /// prove the engine holds on its own when the validator misses.
+    #[doc(hidden)]
+    pub fn execute_as_if_checked(&self, sql: &str, max_rows: u64) -> Result<QueryResult, RunError> {
+        self.execute_sql(sql, &[], max_rows, None)
     }
 
     /// Run SQL with no validation at all. Only for tests that prove the sandbox holds
@@ -417,5 +514,86 @@ impl Watchdog {
     fn stop(self) -> Ended {
         let _ = self.done.send(());
         self.thread.join().unwrap_or(Ended::Finished)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> EngineOptions {
+        EngineOptions {
+            database: None,
+            extracts: None,
+            memory_limit: "256MB".to_owned(),
+            threads: 1,
+            remote_attach: RemoteAttachPolicy {
+                extensions: vec!["bigquery".to_owned()],
+                token_envs: Vec::new(),
+            },
+        }
+    }
+
+    fn setting(conn: &Connection, name: &str) -> String {
+        conn.query_row(
+            &format!("SELECT current_setting('{name}')::VARCHAR"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn community_extensions_are_trusted_while_reattach_loads_and_not_after() {
+        // Guards against `LOAD bigquery` being impossible: DuckDB only accepts a community
+        // extension's signature while allow_community_extensions is on, and the setting can
+        // never be turned back on once the connection is open.
+        let conn = Connection::open_in_memory_with_flags(base_config(&options()).unwrap()).unwrap();
+        assert_eq!(setting(&conn, "allow_community_extensions"), "true");
+        assert_eq!(setting(&conn, "autoinstall_known_extensions"), "false");
+        assert_eq!(setting(&conn, "autoload_known_extensions"), "false");
+
+        let engine = Engine::open(&options(), &|_| None).unwrap();
+        assert_eq!(setting(&engine.conn, "allow_community_extensions"), "false");
+        assert_eq!(
+            setting(&engine.conn, "allow_extension_repositories"),
+            "forbidden"
+        );
+        assert!(
+            engine
+                .conn
+                .execute_batch("SET allow_community_extensions = true")
+                .is_err(),
+            "one-way"
+        );
+    }
+
+    #[test]
+    fn the_allowed_folders_are_the_database_folder_and_the_extracts_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options();
+        opts.database = Some(dir.path().join("db").join("analytics.duckdb"));
+        opts.extracts = Some(dir.path().join("extracts"));
+        let allowed = allowed_directories(&opts);
+        for folder in ["db", "extracts"] {
+            let folder = dir.path().join(folder).display().to_string();
+            assert!(allowed.contains(&folder), "{allowed:?}");
+        }
+        assert!(
+            allowed
+                .iter()
+                .all(|d| std::path::Path::new(d).is_absolute()),
+            "{allowed:?}"
+        );
+        opts.database = Some(PathBuf::from("analytics.duckdb"));
+        opts.extracts = None;
+        assert_eq!(
+            allowed_directories(&opts)[0],
+            std::env::current_dir().unwrap().display().to_string()
+        );
+        assert!(
+            allowed_directories(&options()).is_empty(),
+            "in memory: no folder"
+        );
     }
 }

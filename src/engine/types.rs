@@ -1,5 +1,11 @@
 //! Arrow types to DuckDB column types (for registering aliases), and parameter values to
 //! DuckDB values (for binding `$name`).
+//!
+//! Time zones: a BigQuery `TIMESTAMP` (Arrow timestamp with a zone, always UTC) is registered
+//! as a plain DuckDB `TIMESTAMP` holding the UTC wall-clock value, like `DATETIME`. DuckDB
+//! is built without its ICU extension here, and without ICU a `TIMESTAMPTZ` column has no
+//! `date_trunc`, no `+ INTERVAL` and no cast to `DATE`; a `TIMESTAMP` has those and
+//! `strftime`, and its values mean UTC. Outputs show these timestamps without a zone.
 
 use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -99,11 +105,12 @@ fn duck_type(t: &DataType) -> Result<String, String> {
         | DataType::FixedSizeBinary(_) => "BLOB".to_owned(),
         DataType::Date32 | DataType::Date64 => "DATE".to_owned(),
         DataType::Time32(_) | DataType::Time64(_) => "TIME".to_owned(),
-        DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".to_owned(),
-        DataType::Timestamp(TimeUnit::Second, None) => "TIMESTAMP_S".to_owned(),
-        DataType::Timestamp(TimeUnit::Millisecond, None) => "TIMESTAMP_MS".to_owned(),
-        DataType::Timestamp(TimeUnit::Microsecond, None) => "TIMESTAMP".to_owned(),
-        DataType::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".to_owned(),
+        // With or without a zone: see the module docs. The appender reinterprets the zoned
+        // Arrow values (UTC instants) as they are.
+        DataType::Timestamp(TimeUnit::Second, _) => "TIMESTAMP_S".to_owned(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => "TIMESTAMP_MS".to_owned(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => "TIMESTAMP".to_owned(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => "TIMESTAMP_NS".to_owned(),
         DataType::Interval(_) | DataType::Duration(_) => "INTERVAL".to_owned(),
         DataType::Decimal128(p, s) if *p <= 38 => format!("DECIMAL({p},{s})"),
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
@@ -217,7 +224,7 @@ mod tests {
         ]));
         assert_eq!(
             create_table_sql("t", &schema).unwrap(),
-            r#"CREATE TEMP TABLE "t" ("a""b" BIGINT, "tags" VARCHAR[], "s" STRUCT("x" DECIMAL(38,9)), "ts" TIMESTAMPTZ)"#
+            r#"CREATE TEMP TABLE "t" ("a""b" BIGINT, "tags" VARCHAR[], "s" STRUCT("x" DECIMAL(38,9)), "ts" TIMESTAMP)"#
         );
     }
 }

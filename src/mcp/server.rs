@@ -76,8 +76,8 @@ impl DaServer {
     }
 
     #[tool(
-        description = "Estimate what running a plan would cost (bytes processed, USD, alias schemas). Validates the plan first (an invalid plan is a `plan_invalid` error with its diagnostics). Estimates are not implemented yet: a valid plan gets `available: false` and the reason; no numbers are ever made up.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "Estimate what running a plan would bill, from BigQuery dry runs only (no billed job, no download): per alias the bytes scanned, the COUNT precheck's bytes, US dollars and the result columns, with totals and the budget verdict, exactly as `da plan estimate --format json`. Validates the plan first (an invalid plan is a `plan_invalid` error). `available` is false, with a reason, when bytes are unknown (local backend, dry runs off); unknown numbers are null, never guessed.",
+        annotations(read_only_hint = true, open_world_hint = true)
     )]
     async fn plan_estimate(
         &self,
@@ -88,7 +88,7 @@ impl DaServer {
     }
 
     #[tool(
-        description = "Run a plan like `da plan run`: every alias prechecked against the row and memory limits, fetched from BigQuery (or the local warehouse), then the final DuckDB query, sandboxed. Returns columns and rows (at most `max_rows`, and never more than `max_result_rows`, with `truncated`). Output files are written only under the configured mcp.output_dir. Disabled unless the instance sets mcp.allow_run. Errors are typed: plan_invalid, row_limit, memory_limit, bq_error, query_error, timeout, run_disabled, output_not_allowed.",
+        description = "Run a plan like `da plan run`: every alias prechecked against the row and memory limits, fetched from BigQuery (or the local warehouse), then the final DuckDB query, sandboxed. Returns columns and rows (at most `max_rows`, and never more than `max_result_rows`, with `truncated`). Output files are written only under the configured mcp.output_dir. Disabled unless the instance sets mcp.allow_run. Errors are typed: plan_invalid, row_limit, memory_limit, cost_limit, bq_error, query_error, timeout, interrupted, run_disabled, output_not_allowed.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::types::{
     CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
-    RunInput, RunOutput, ToolError,
+    RunInput, RunOutput, ToolError, internal,
 };
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::error::Error;
@@ -134,23 +134,27 @@ pub fn check(settings: &Settings, input: &PlanInput) -> Result<CheckOutput, Tool
     Ok(out)
 }
 
-/// `plan_estimate`: validate the plan; say plainly that no cost numbers exist yet.
+/// `plan_estimate`: dry-run every alias, as `da plan estimate --format json`.
 pub fn estimate(settings: &Settings, input: &PlanInput) -> Result<EstimateOutput, ToolError> {
     let source = Source::of(input.plan.as_deref(), input.path.as_deref(), input.syntax)?;
     let params = param_pairs(&input.params)?;
     let checked = checked_plan(settings, &source, &params)?;
+    let estimate = runner::estimate(&checked, settings)?;
+    let available = estimate.total_bytes.is_some();
+    let reason = (!available).then(|| {
+        if estimate.backend == "local" {
+            "the local backend reads Parquet files and bills nothing: there are no byte or \
+             dollar estimates (the columns are shown)"
+        } else {
+            "some aliases have no dry-run estimate (bigquery.dry_run is off, or the endpoint \
+             cannot dry-run)"
+        }
+        .to_owned()
+    });
     Ok(EstimateOutput {
-        available: false,
-        reason: Some(
-            "cost estimates (bytes processed, USD, alias schemas) are not implemented in this \
-             version of da; the plan is valid"
-                .to_owned(),
-        ),
-        aliases: checked
-            .aliases()
-            .iter()
-            .map(|a| a.name().to_owned())
-            .collect(),
+        available,
+        reason,
+        estimate: serde_json::to_value(&estimate).map_err(internal)?,
     })
 }
 

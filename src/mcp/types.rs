@@ -76,16 +76,18 @@ pub struct CheckOutput {
     pub summary: Value,
 }
 
-/// Cost estimates for a valid plan, or why there are none.
+/// What a plan would bill, from dry runs only (no billed job, no download).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EstimateOutput {
-    /// Whether the numbers below exist. False in this version: nothing is estimated yet.
+    /// Whether every alias has a byte (and so dollar) estimate. False on the local backend
+    /// (nothing is billed) or when dry runs are off; `reason` says which.
     pub available: bool,
-    /// Why estimates are not available.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The plan's BigQuery aliases (the parts that will cost money).
-    pub aliases: Vec<String>,
+    /// Exactly `da plan estimate --format json`: `{plan, backend, price_per_tib, aliases:
+    /// [{alias, bytes, count_bytes, usd, columns: [[name, type]]}], total_bytes, total_usd,
+    /// budget, within_budget}`. Unknown numbers are `null`, never guessed.
+    pub estimate: Value,
 }
 
 /// The result of a run.
@@ -136,7 +138,7 @@ pub struct PlanSchemaOutput {
 /// A failed tool call, typed like `da plan run`'s errors.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ToolError {
-    /// `plan_invalid`, `row_limit`, `memory_limit`, `bq_error`, `query_error`, `timeout`,
+    /// `plan_invalid`, `row_limit`, `memory_limit`, `cost_limit`, `bq_error`, `query_error`, `timeout`,
     /// `interrupted`, `io_error`, `usage`, `run_disabled`, `output_not_allowed`, ...
     pub error_type: String,
     pub message: String,

@@ -35,6 +35,9 @@ pub struct Plan {
     /// Limits for this plan. They may only tighten the instance limits.
     #[serde(default)]
     pub limits: PlanLimits,
+    /// What one run of this plan may bill; may only tighten the instance's `budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::config::Budget>,
 }
 
 /// The type of a parameter; values are parsed and rendered by it.

@@ -106,12 +106,99 @@ pub fn run_checked(
         output_dir: spec.output_dir,
         write_outputs: spec.write_outputs,
         deadline,
+        price_per_tib: settings.price_per_tib(),
     };
     let result = pipeline::run(checked, source.as_ref(), &opts, &on_event);
     if let Some(p) = &progress {
         p.clear();
     }
     result
+}
+
+/// What a plan would cost, from dry runs only.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanEstimate {
+    pub plan: String,
+    pub backend: &'static str,
+    /// US dollars per TiB the estimate uses.
+    pub price_per_tib: f64,
+    pub aliases: Vec<AliasEstimate>,
+    /// Sum over the aliases (`None` when any alias has no estimate).
+    pub total_bytes: Option<u64>,
+    pub total_usd: Option<f64>,
+    pub budget: crate::config::Budget,
+    /// `false` when the total is over the budget (or the budget cannot be checked).
+    pub within_budget: bool,
+}
+
+/// One alias's share.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AliasEstimate {
+    pub alias: String,
+    /// Bytes the alias query scans (bills).
+    pub bytes: Option<u64>,
+    /// Bytes the COUNT precheck scans (bills).
+    pub count_bytes: Option<u64>,
+    pub usd: Option<f64>,
+    /// The result's columns and their types.
+    pub columns: Vec<(String, String)>,
+}
+
+/// Dry-run every alias of a checked plan: bytes, dollars and result columns, with no
+/// billed job and no download.
+pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstimate, RunError> {
+    let deadline = Deadline::start(
+        checked.limits().timeout_seconds,
+        Arc::new(AtomicBool::new(false)),
+    );
+    let backend = backend_label(checked, settings);
+    let source: Box<dyn AliasSource> = if checked.aliases().is_empty() {
+        Box::new(NoAliases)
+    } else {
+        alias_source(settings, checked.name(), &deadline)?
+    };
+    let concurrency = settings.config.bigquery.max_concurrency.unwrap_or(8) as usize;
+    let price = settings.price_per_tib();
+    let aliases: Vec<AliasEstimate> =
+        pipeline::estimate_only(checked, source.as_ref(), concurrency)?
+            .into_iter()
+            .map(|(alias, e)| AliasEstimate {
+                usd: e.billed_bytes().map(|b| crate::source::usd(b, price)),
+                columns: e
+                    .schema
+                    .iter()
+                    .flat_map(|s| s.fields().iter())
+                    .map(|f| (f.name().clone(), f.data_type().to_string()))
+                    .collect(),
+                alias,
+                bytes: e.bytes_processed,
+                count_bytes: e.count_bytes,
+            })
+            .collect();
+    let total_bytes = aliases
+        .iter()
+        .map(|a| Some(a.bytes? + a.count_bytes?))
+        .sum::<Option<u64>>();
+    let total_usd = total_bytes.map(|b| crate::source::usd(b, price));
+    let budget = checked.budget();
+    let within_budget = match (backend, total_bytes, total_usd) {
+        ("bigquery", Some(bytes), Some(usd)) => {
+            budget.max_bytes.is_none_or(|max| bytes <= max)
+                && budget.max_usd.is_none_or(|max| usd <= max)
+        }
+        ("bigquery", _, _) => !budget.is_set(),
+        _ => true,
+    };
+    Ok(PlanEstimate {
+        plan: checked.name().to_owned(),
+        backend,
+        price_per_tib: price,
+        aliases,
+        total_bytes,
+        total_usd,
+        budget,
+        within_budget,
+    })
 }
 
 /// Which backend a plan runs on: `none` without aliases, else the configured one.

@@ -51,9 +51,10 @@ impl From<Error> for ApiError {
         match e {
             Error::Run(run) => {
                 let status = match run.error_type {
-                    ErrorType::RowLimit | ErrorType::MemoryLimit | ErrorType::QueryError => {
-                        StatusCode::BAD_REQUEST
-                    }
+                    ErrorType::RowLimit
+                    | ErrorType::MemoryLimit
+                    | ErrorType::QueryError
+                    | ErrorType::CostLimit => StatusCode::BAD_REQUEST,
                     ErrorType::Timeout => StatusCode::GATEWAY_TIMEOUT,
                     ErrorType::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
                     ErrorType::BqError(kind) => match kind {

@@ -276,6 +276,7 @@ impl AliasSource for LocalWarehouse {
         Ok(Estimate {
             schema: Some(shape.schema),
             bytes_processed: None,
+            count_bytes: None,
         })
     }
 

@@ -19,6 +19,22 @@ pub struct Estimate {
     pub schema: Option<SchemaRef>,
     /// Bytes the query would scan (and bill); `None` when unknown.
     pub bytes_processed: Option<u64>,
+    /// Bytes the COUNT precheck around it would scan (and bill); `None` when unknown or
+    /// when the precheck bills nothing (the local backend).
+    pub count_bytes: Option<u64>,
+}
+
+impl Estimate {
+    /// What prechecking and fetching the alias would bill in all, when both are known.
+    pub fn billed_bytes(&self) -> Option<u64> {
+        Some(self.bytes_processed? + self.count_bytes?)
+    }
+}
+
+/// US dollars for `bytes` at `price_per_tib` (an estimate: BigQuery rounds per job).
+#[allow(clippy::cast_precision_loss)]
+pub fn usd(bytes: u64, price_per_tib: f64) -> f64 {
+    bytes as f64 / (1024f64.powi(4)) * price_per_tib
 }
 
 /// What a precheck learned about an alias without downloading it.

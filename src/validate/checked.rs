@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Limits;
+use crate::config::{Budget, Limits};
 use crate::diagnostic::Diagnostic;
 use crate::output::Format;
 use crate::params::{ParamValue, Params};
@@ -104,6 +104,7 @@ pub struct CheckedPlan {
     pub(super) final_step: FinalStep,
     pub(super) outputs: Vec<CheckedOutput>,
     pub(super) limits: Limits,
+    pub(super) budget: Budget,
     pub(super) params: Params,
     pub(super) warnings: Vec<Diagnostic>,
 }
@@ -128,6 +129,11 @@ impl CheckedPlan {
     /// The effective limits: the instance's, tightened by the plan.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// What one run may bill: the instance's budget, tightened by the plan.
+    pub fn budget(&self) -> Budget {
+        self.budget
     }
 
     /// Every declared parameter with its value.

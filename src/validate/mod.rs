@@ -10,7 +10,7 @@ pub mod sql;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::Limits;
+use crate::config::{Budget, Limits};
 use crate::diagnostic::Diagnostic;
 use crate::dialect::{SqlDialect, is_identifier};
 use crate::document::{Document, LineCol, escape_pointer};
@@ -45,6 +45,8 @@ pub struct Context<'a> {
     pub limits: Limits,
     /// The instance's cap on bytes billed per BigQuery job.
     pub max_bytes_billed: u64,
+    /// The instance's budget for one run.
+    pub budget: Budget,
     pub bigquery: BigQueryPolicy,
     /// `--param name=value` pairs.
     pub given_params: &'a [(String, String)],
@@ -70,6 +72,7 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
     let plan = loaded.plan();
     let params = v.params(plan, ctx);
     let limits = v.limits(plan, ctx.limits);
+    let budget = v.budget(plan, ctx.budget);
     let aliases = v.aliases(plan, ctx, &params, limits);
     let (sql, sql_params, tables) = v
         .query(
@@ -95,6 +98,7 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
         },
         outputs,
         limits,
+        budget,
         params,
         warnings: diags,
     })
@@ -244,6 +248,25 @@ impl Validator<'_> {
             Some(v) => v,
             None => max,
         }
+    }
+
+    /// The plan's budget within the instance's: each cap the plan sets must not be above
+    /// the instance's, and a cap only the instance sets still holds.
+    fn budget(&mut self, plan: &Plan, instance: Budget) -> Budget {
+        let asked = plan.budget.unwrap_or_default();
+        let max_bytes = match (asked.max_bytes, instance.max_bytes) {
+            (Some(_), Some(max)) => Some(self.tighten("/budget/max_bytes", asked.max_bytes, max)),
+            (asked, instance) => asked.or(instance),
+        };
+        let max_usd = match (asked.max_usd, instance.max_usd) {
+            (Some(v), Some(max)) if v > max => {
+                let at = self.doc.position("/budget/max_usd");
+                self.push_at(loosened("max_usd", v, max).pointer("/budget/max_usd"), at);
+                Some(max)
+            }
+            (asked, instance) => asked.or(instance),
+        };
+        Budget { max_bytes, max_usd }
     }
 
     /// Whether an alias name can be registered; an error at its key when it cannot.
@@ -416,7 +439,7 @@ impl Validator<'_> {
 /// A checked SQL text: rendered SQL, the parameters it uses, the tables it reads.
 type CheckedQuery = (String, Vec<(String, ParamValue)>, Vec<String>);
 
-fn loosened(name: &str, asked: u64, max: u64) -> Diagnostic {
+fn loosened(name: &str, asked: impl std::fmt::Display, max: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::error(
         "limit_loosened",
         format!("`{name}: {asked}` is above the instance limit of {max}"),

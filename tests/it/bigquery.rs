@@ -113,9 +113,9 @@ fn bigquery_and_the_local_backend_give_the_same_result() {
         .filter(|s| s.path.ends_with("/queries"))
         .map(|s| &s.body)
         .collect();
-    // Per alias: a dry run, the COUNT precheck, the fetch.
-    assert_eq!(queries.len(), 6, "{queries:#?}");
-    assert_eq!(queries.iter().filter(|b| b["dryRun"] == true).count(), 2);
+    // Per alias: dry runs of the query and of its COUNT, the COUNT precheck, the fetch.
+    assert_eq!(queries.len(), 8, "{queries:#?}");
+    assert_eq!(queries.iter().filter(|b| b["dryRun"] == true).count(), 4);
     assert!(queries.iter().any(|b| {
         b["query"]
             .as_str()
@@ -209,7 +209,8 @@ fn prechecks_run_concurrently() {
         .into_iter()
         .filter(|s| s.body["dryRun"] == true)
         .collect();
-    assert_eq!(dry.len(), 8);
+    // Each alias dry-runs its query and its COUNT.
+    assert_eq!(dry.len(), 16);
     // Concurrency from the recorded timings: the most dry runs in flight at one instant.
     let most = dry
         .iter()
@@ -306,7 +307,7 @@ fn transient_5xx_answers_are_retried() {
         .iter()
         .filter(|s| s.path.ends_with("/queries"))
         .count();
-    assert_eq!(queries, 6 + 3, "three failed calls were retried");
+    assert_eq!(queries, 8 + 3, "three failed calls were retried");
 }
 
 #[test]
@@ -746,4 +747,122 @@ fn every_billed_job_carries_the_byte_cap_and_a_refusal_is_typed() {
     assert_eq!(report["error"]["details"]["kind"], "bytes_billed_limit");
     assert_eq!(report["error"]["details"]["max_bytes_billed"], 100);
     assert!(!ws.path("out").exists(), "nothing was written");
+}
+
+/// A misspelt column in the final step is found by binding it against the dry runs'
+/// shapes: the run fails before any billed job (the server saw dry runs only), and the
+/// hint names the column that exists.
+#[test]
+fn a_misspelt_final_column_fails_before_any_billed_job() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan().replace("t.views,", "t.viewz,"));
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[query_error]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("viewz"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `views`?"),
+        "{}",
+        stderr(&out)
+    );
+    let seen = server.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|s| s.body["dryRun"] == true),
+        "a billed job started: {:?}",
+        seen.iter().map(|s| &s.body["query"]).collect::<Vec<_>>()
+    );
+}
+
+fn estimate_against(ws: &Workspace, server: &BqServer, plan: &str) -> Output {
+    da_cmd(ws.dir.path())
+        .args([
+            "plan", "estimate", plan, "--config", "bq.yaml", "--format", "json",
+        ])
+        .env("BIGQUERY_EMULATOR_HOST", server.host())
+        .output()
+        .unwrap()
+}
+
+/// `da plan estimate` dry-runs every alias and its COUNT: bytes, dollars and columns per
+/// alias and in total, with no billed job.
+#[test]
+fn plan_estimate_bills_nothing_and_adds_up() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = estimate_against(&ws, &server, "plan.yaml");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let aliases = e["aliases"].as_array().unwrap();
+    assert_eq!(aliases.len(), 2);
+    let mut sum = 0;
+    for a in aliases {
+        let (bytes, count) = (
+            a["bytes"].as_u64().unwrap(),
+            a["count_bytes"].as_u64().unwrap(),
+        );
+        assert!(bytes > 0 && count > 0, "{a}");
+        sum += bytes + count;
+        assert!(!a["columns"].as_array().unwrap().is_empty(), "{a}");
+    }
+    assert_eq!(e["total_bytes"], sum);
+    assert_eq!(e["within_budget"], true);
+    assert!(
+        server.seen().iter().all(|s| s.body["dryRun"] == true),
+        "a billed job started"
+    );
+}
+
+/// Over its budget, a run stops with `cost_limit` before any billed job, and the
+/// estimate says so with exit 1.
+#[test]
+fn a_budget_stops_the_run_before_any_billed_job() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan(
+        "plan.yaml",
+        &format!("{}budget: {{max_bytes: 100}}\n", plan()),
+    );
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[cost_limit]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        server.seen().iter().all(|s| s.body["dryRun"] == true),
+        "a billed job started"
+    );
+    assert!(!ws.path("out").exists());
+
+    let out = estimate_against(&ws, &server, "plan.yaml");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["within_budget"], false);
+}
+
+#[test]
+fn a_budget_without_dry_runs_is_refused_at_config_load() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("bq.yaml"),
+        "budget: {max_usd: 1.0}\nbigquery: {backend: bigquery, project: acme-prod, dry_run: false}\nanalytics: {database: analytics.duckdb}\n",
+    )
+    .unwrap();
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("dry_run"), "{}", stderr(&out));
+    assert!(server.seen().is_empty());
 }

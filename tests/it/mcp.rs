@@ -257,24 +257,37 @@ fn plan_check_reports_what_the_cli_reports() {
 }
 
 #[test]
-fn plan_estimate_says_plainly_that_there_are_no_numbers() {
+fn plan_estimate_is_the_cli_estimate_and_never_guesses() {
     let ws = workspace_allowing_runs();
+    ws.plan("two.yaml", TWO_ALIASES);
     let (mut session, _) = Session::start(ws.dir.path(), "mcp.yaml");
-    let (is_error, estimate) = session.call("plan_estimate", json!({"plan": TWO_ALIASES}));
-    assert!(!is_error, "{estimate}");
-    assert_eq!(estimate["available"], false);
+    let (is_error, out) = session.call("plan_estimate", json!({"path": "two.yaml"}));
+    assert!(!is_error, "{out}");
+    // The local backend bills nothing: no bytes, no dollars, but the columns are known.
+    assert_eq!(out["available"], false);
     assert!(
-        estimate["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not implemented")
+        out["reason"].as_str().unwrap().contains("local backend"),
+        "{out}"
     );
-    assert_eq!(estimate["aliases"], json!(["revenue", "traffic"]));
-    assert_eq!(
-        estimate.as_object().unwrap().len(),
-        3,
-        "no numbers are invented: {estimate}"
+    let estimate = &out["estimate"];
+    assert_eq!(estimate["backend"], "local");
+    assert_eq!(estimate["total_bytes"], Value::Null, "{out}");
+    let aliases = estimate["aliases"].as_array().unwrap();
+    assert_eq!(aliases.len(), 2);
+    assert!(
+        aliases
+            .iter()
+            .all(|a| a["bytes"].is_null() && a["usd"].is_null())
     );
+    assert_eq!(aliases[0]["columns"][0][0], "date", "{out}");
+    let cli = da_in(
+        ws.dir.path(),
+        &[
+            "plan", "estimate", "--format", "json", "two.yaml", "--config", "mcp.yaml",
+        ],
+    );
+    let cli: Value = serde_json::from_str(&stdout(&cli)).unwrap();
+    assert_eq!(estimate, &cli);
 
     let (is_error, err) = session.call("plan_estimate", json!({"plan": "version: 1\nname: x\n"}));
     assert!(is_error);

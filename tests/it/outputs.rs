@@ -118,3 +118,21 @@ fn warnings_reach_the_report_when_the_run_fails() {
         "{report}"
     );
 }
+
+#[test]
+fn a_plan_may_not_loosen_the_instance_budget() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("instance.yaml"),
+        "budget: {max_usd: 1.5}\nbigquery:\n  backend: local\n  local_warehouse: warehouse\nanalytics:\n  database: analytics.duckdb\n",
+    )
+    .unwrap();
+    ws.plan(
+        "plan.yaml",
+        &format!("{TWO_ALIASES}budget: {{max_usd: 20}}\n"),
+    );
+    let out = ws.run("plan.yaml", &["--quiet"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("limit_loosened"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_usd"), "{}", stderr(&out));
+}

@@ -116,6 +116,9 @@ pub mod codes {
     pub const FORBIDDEN_FUNCTION: &str = "sql_forbidden_function";
     /// BigQuery: a table outside the allowed datasets.
     pub const DATASET_NOT_ALLOWED: &str = "sql_dataset_not_allowed";
+    /// A literal the engine and sqlparser may end at different places: a BigQuery raw or
+    /// bytes literal with a backslash, a DuckDB dollar quote whose tag reads as a parameter.
+    pub const AMBIGUOUS_LITERAL: &str = "sql_ambiguous_literal";
 }
 
 /// Longest SQL text accepted, in bytes. BigQuery's own limit is 1 MiB of query text, and a

@@ -102,16 +102,24 @@ impl Checker<'_> {
         let parts: Vec<&str> = idents.iter().flat_map(|i| i.value.split('.')).collect();
         let display = parts.join(".");
         let lower = display.to_lowercase();
-        if let [first, _] = parts.as_slice()
-            && self.alias_in_scope(&first.to_lowercase())
+        // `FROM t AS u, u.items`: an array path of a range variable, not a table. Only two
+        // unquoted identifiers are taken for one: sqlparser splits a backticked `u.items`
+        // into two parts as well, and BigQuery may read that as dataset `u`.
+        if let [first, _] = idents
+            && idents.iter().all(|i| i.quote_style.is_none())
+            && self.range_variable_in_scope(&first.value.to_lowercase())
         {
-            // `FROM t AS u, u.items`: an array path of a range variable, not a table.
             return;
         }
         if parts.len() == 1 && self.cte_in_scope(&lower) {
             return;
         }
         self.add_table(lower);
+        self.check_dataset_policy(&parts, &display, span);
+    }
+
+    /// Metadata views and, when `allowed_datasets` is set, the dataset a table lives in.
+    fn check_dataset_policy(&mut self, parts: &[&str], display: &str, span: Span) {
         let restricted = !self.policy.allowed_datasets.is_empty();
         let metadata = parts.iter().any(|p| {
             p.eq_ignore_ascii_case("information_schema") || p.to_lowercase().starts_with("region-")
@@ -132,7 +140,7 @@ impl Checker<'_> {
             return;
         }
         let default_project = self.policy.default_project.as_deref();
-        let (project, dataset) = match parts.as_slice() {
+        let (project, dataset) = match parts {
             [project, dataset, _] => (*project, *dataset),
             [dataset, _] => match default_project {
                 Some(project) => (project, *dataset),

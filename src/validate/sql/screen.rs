@@ -1,6 +1,6 @@
 //! The screen before parsing: what in the raw text or its tokens could make an engine see
 //! other SQL than the validator sees (control characters, Unicode spaces, `;` with more
-//! after it).
+//! after it, literals whose end the engines find elsewhere than sqlparser does).
 //!
 //! Works on text and tokens only; the syntax tree is the walker's business.
 
@@ -12,11 +12,96 @@ use super::{Pos, SqlDialect, SqlProblem, codes, pos_of, problem};
 pub(super) fn check_tokens(
     sql: &str,
     tokens: &[TokenWithSpan],
-    _dialect: SqlDialect,
+    dialect: SqlDialect,
     problems: &mut Vec<SqlProblem>,
 ) {
     check_unicode_whitespace(sql, tokens, problems);
     check_semicolons(tokens, problems);
+    match dialect {
+        SqlDialect::BigQuery => check_raw_and_bytes_literals(tokens, problems),
+        SqlDialect::DuckDb => check_dollar_quotes(tokens, problems),
+    }
+}
+
+/// The value of a BigQuery raw or bytes literal, as sqlparser read it.
+fn raw_or_bytes_value(token: &Token) -> Option<&str> {
+    match token {
+        Token::SingleQuotedRawStringLiteral(s)
+        | Token::DoubleQuotedRawStringLiteral(s)
+        | Token::TripleSingleQuotedRawStringLiteral(s)
+        | Token::TripleDoubleQuotedRawStringLiteral(s)
+        | Token::SingleQuotedByteStringLiteral(s)
+        | Token::DoubleQuotedByteStringLiteral(s)
+        | Token::TripleSingleQuotedByteStringLiteral(s)
+        | Token::TripleDoubleQuotedByteStringLiteral(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// BigQuery: raw (`r'…'`) and bytes (`b'…'`) literals with a backslash.
+///
+/// GoogleSQL does not end either at `\'` (a bytes literal escapes with backslashes; a raw
+/// one keeps the backslash but still does not end there), while sqlparser ends both at the
+/// first quote. With a backslash in them, BigQuery could read text the validator took for a
+/// string as SQL. sqlparser reads these literals without unescaping, so the value holds
+/// every backslash of the source.
+fn check_raw_and_bytes_literals(tokens: &[TokenWithSpan], problems: &mut Vec<SqlProblem>) {
+    for token in tokens {
+        if raw_or_bytes_value(&token.token).is_some_and(|value| value.contains('\\')) {
+            problems.push(problem(
+                codes::AMBIGUOUS_LITERAL,
+                "a raw or bytes literal (`r'…'`, `b'…'`) contains a backslash".to_owned(),
+                "BigQuery and the validator disagree on where such a literal ends. Write a \
+                 plain string with escapes instead ('a\\\\b' for a backslash), or for bytes \
+                 FROM_HEX('…') / CODE_POINTS_TO_BYTES([…]).",
+                pos_of(token.span.start),
+            ));
+        }
+    }
+}
+
+/// DuckDB: dollar-quoted strings whose tag could also be read as a parameter.
+///
+/// DuckDB reads `$1` as a positional parameter, so `$1$…$1$` is a parameter and more SQL to
+/// DuckDB but one string to sqlparser; tags outside ASCII identifiers have no common reading
+/// either. A tag that is also used as a `$name` parameter in the same text is refused too,
+/// so no reader has to decide which of the two a `$name$` is. `$$…$$` and `$tag$…$tag$`
+/// with an ordinary identifier tag read the same in both.
+fn check_dollar_quotes(tokens: &[TokenWithSpan], problems: &mut Vec<SqlProblem>) {
+    let params: Vec<String> = tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Placeholder(p) => p.strip_prefix('$').map(str::to_ascii_lowercase),
+            _ => None,
+        })
+        .collect();
+    for token in tokens {
+        let Token::DollarQuotedString(quoted) = &token.token else {
+            continue;
+        };
+        let Some(tag) = quoted.tag.as_deref() else {
+            continue;
+        };
+        let plain = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let message = if !plain {
+            format!(
+                "dollar-quote tag `${tag}$` is not a plain identifier; DuckDB may read `${tag}` \
+                 as a parameter"
+            )
+        } else if params.contains(&tag.to_ascii_lowercase()) {
+            format!("dollar-quote tag `${tag}$` is also used as the parameter `${tag}`")
+        } else {
+            continue;
+        };
+        problems.push(problem(
+            codes::AMBIGUOUS_LITERAL,
+            message,
+            "Use a plain '…' string, `$$…$$`, or a tag that is a letter-first identifier and \
+             not a parameter name, e.g. `$body$…$body$`.",
+            pos_of(token.span.start),
+        ));
+    }
 }
 
 /// Iterates characters with sqlparser's notion of position: only `\n` starts a new line.

@@ -37,8 +37,97 @@ pub(super) struct Checker<'p> {
     tables: Vec<String>,
     params: Vec<String>,
     cte_frames: Vec<CteFrame>,
-    /// Lower-cased range-variable names of each enclosing SELECT's FROM (BigQuery array paths).
-    alias_scopes: Vec<Vec<String>>,
+    /// The range variables of each enclosing SELECT, innermost last (BigQuery array paths).
+    from_scopes: Vec<FromScope>,
+}
+
+/// The range variables of one SELECT's FROM, and how far the walk has got through it.
+///
+/// BigQuery reads a two-part name `x.y` in FROM as an array path only when `x` is a range
+/// variable defined strictly to its left (earlier in the FROM list or join chain) or in an
+/// enclosing query; otherwise `x` is a dataset. So while the FROM is walked, only the
+/// variables already passed are visible; before it (the SELECT list) and after it (WHERE,
+/// GROUP BY, …) all of them are.
+struct FromScope {
+    /// Lower-cased range variables of the whole FROM, in order.
+    all: Vec<String>,
+    /// Those defined so far while the FROM is being walked.
+    defined: Vec<String>,
+    /// The top-level FROM items (first relations and joins), by address: factors the walk
+    /// meets outside them (a pipe `|> JOIN` of a subquery in the SELECT list) are not this
+    /// FROM's and must not move it along.
+    top: Vec<*const TableFactor>,
+    /// Top-level FROM items not yet walked.
+    pending: usize,
+    /// For each table factor entered and not yet left: `defined.len()` when it was entered.
+    open: Vec<usize>,
+    /// Whether the walk has reached the FROM (the SELECT list comes before it).
+    started: bool,
+}
+
+impl FromScope {
+    fn new(select: &Select) -> Self {
+        let mut all = Vec::new();
+        collect_range_variables(&select.from, &mut all);
+        let top: Vec<*const TableFactor> = select
+            .from
+            .iter()
+            .flat_map(|item| {
+                std::iter::once(&item.relation).chain(item.joins.iter().map(|join| &join.relation))
+            })
+            .map(|factor| -> *const TableFactor { factor })
+            .collect();
+        Self {
+            all,
+            defined: Vec::new(),
+            pending: top.len(),
+            top,
+            open: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Inside the FROM, the variables defined so far; before and after it, all of them.
+    fn visible(&self) -> &[String] {
+        if self.started && self.pending > 0 {
+            &self.defined
+        } else {
+            &self.all
+        }
+    }
+
+    /// Enters a factor of this FROM (a top-level item or one nested in an open item).
+    fn enter(&mut self, factor: &TableFactor) {
+        if self.open.is_empty() && !self.top.iter().any(|t| std::ptr::eq(*t, factor)) {
+            return;
+        }
+        self.started = true;
+        self.open.push(self.defined.len());
+    }
+
+    /// Leaves a factor: what it defines becomes visible to everything after it. A parenthesised
+    /// join keeps the variables of its members; any other factor (PIVOT over a table, …)
+    /// replaces what its inner factors defined by its own name.
+    fn leave(&mut self, factor: &TableFactor) {
+        // Nothing open: `enter` passed over this factor, which is not part of this FROM.
+        let Some(mark) = self.open.pop() else {
+            return;
+        };
+        match factor {
+            TableFactor::NestedJoin { alias, .. } => {
+                if let Some(alias) = alias {
+                    self.defined.push(alias.name.value.to_lowercase());
+                }
+            }
+            other => {
+                self.defined.truncate(mark);
+                range_variable(other, &mut self.defined);
+            }
+        }
+        if self.open.is_empty() {
+            self.pending = self.pending.saturating_sub(1);
+        }
+    }
 }
 
 impl<'p> Checker<'p> {
@@ -51,7 +140,7 @@ impl<'p> Checker<'p> {
             tables: Vec::new(),
             params: Vec::new(),
             cte_frames: Vec::new(),
-            alias_scopes: Vec::new(),
+            from_scopes: Vec::new(),
         }
     }
 
@@ -111,10 +200,11 @@ impl<'p> Checker<'p> {
         })
     }
 
-    pub(super) fn alias_in_scope(&self, lower: &str) -> bool {
-        self.alias_scopes
+    /// Whether `lower` names a range variable visible here: see [`FromScope`].
+    pub(super) fn range_variable_in_scope(&self, lower: &str) -> bool {
+        self.from_scopes
             .iter()
-            .any(|scope| scope.iter().any(|a| a == lower))
+            .any(|scope| scope.visible().iter().any(|a| a == lower))
     }
 }
 
@@ -176,21 +266,29 @@ impl Visitor for Checker<'_> {
                 select.select_token.0.span,
             );
         }
-        let mut scope = Vec::new();
-        if self.dialect == SqlDialect::BigQuery {
-            collect_range_variables(&select.from, &mut scope);
-        }
-        self.alias_scopes.push(scope);
+        self.from_scopes.push(FromScope::new(select));
         ControlFlow::Continue(())
     }
 
     fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<()> {
-        self.alias_scopes.pop();
+        self.from_scopes.pop();
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        // Entered first, so the FROM counts as started, and checked before its own name is
+        // defined: `FROM hr.salaries AS hr` reads dataset `hr`.
+        if let Some(scope) = self.from_scopes.last_mut() {
+            scope.enter(factor);
+        }
         self.check_table_factor(factor);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let Some(scope) = self.from_scopes.last_mut() {
+            scope.leave(factor);
+        }
         ControlFlow::Continue(())
     }
 

@@ -2,6 +2,8 @@
 //! the BigQuery dataset policy, positions, messages and robustness on garbage.
 
 mod corpus;
+mod differential;
+mod hardening;
 mod policy;
 
 use super::*;
@@ -44,6 +46,20 @@ fn mismatch(
             analysis.problems
         )
     })
+}
+
+/// Checks a table of (name, sql, dialect, expected codes), reporting every mismatch at once.
+fn assert_cases(cases: &[(&str, &str, SqlDialect, &[&str])], policy: &BigQueryPolicy) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, sql, dialect, want)| mismatch(name, sql, *dialect, policy, want))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn expect(name: &str, sql: &str, dialect: SqlDialect, policy: &BigQueryPolicy, want: &[&str]) {
