@@ -123,7 +123,7 @@ fn json_functions_and_arrows_work_in_the_final_step() {
 fn a_plan_reads_views_over_parquet_and_json_beside_the_analytics_file() {
     // Guards the allowed folders through a real run, with the config's relative paths: the
     // seal used to cut these views off ("file system operations are disabled").
-    let ws = crate::run::Workspace::new();
+    let ws = crate::common::Workspace::new();
     let data = ws.path("data");
     std::fs::create_dir_all(&data).unwrap();
     let d = data.display();
