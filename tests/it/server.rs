@@ -315,7 +315,7 @@ async fn warnings_reach_the_http_response_on_success_and_failure() {
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("extract.duckdb"), b"").unwrap();
     // The helper's config names no extracts folder; point one at the bad folder.
-    app_with(&ws, "", "");
+    let _ = app_with(&ws, "", "");
     std::fs::write(
         ws.path("server.yaml"),
         std::fs::read_to_string(ws.path("server.yaml"))
