@@ -69,6 +69,10 @@ pub mod sql {
     pub const FORBIDDEN_FUNCTION: &str = "sql_forbidden_function";
     /// BigQuery: a table outside the allowed datasets.
     pub const DATASET_NOT_ALLOWED: &str = "sql_dataset_not_allowed";
+
+    /// A literal the engine and sqlparser may end at different places: a BigQuery raw or
+    /// bytes literal with a backslash, a DuckDB dollar quote whose tag reads as a parameter.
+    pub const AMBIGUOUS_LITERAL: &str = "sql_ambiguous_literal";
 }
 
 /// Every code da emits in a diagnostic.
@@ -78,6 +82,7 @@ pub const ALL: &[Code] = &[
     plan("toml_syntax"),
     plan("duplicate_key"),
     plan("duplicate_alias"),
+    plan("yaml_tag"),
     elsewhere(
         "unreadable",
         Severity::Error,
@@ -143,6 +148,7 @@ pub const ALL: &[Code] = &[
     plan(sql::TABLE_FUNCTION),
     plan(sql::SYSTEM_TABLE),
     plan(sql::FORBIDDEN_FUNCTION),
+    plan(sql::AMBIGUOUS_LITERAL),
     elsewhere(
         sql::DATASET_NOT_ALLOWED,
         Severity::Error,

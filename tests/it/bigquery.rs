@@ -866,3 +866,26 @@ fn a_budget_without_dry_runs_is_refused_at_config_load() {
     assert!(stderr(&out).contains("dry_run"), "{}", stderr(&out));
     assert!(server.seen().is_empty());
 }
+
+/// A COUNT that comes back without a readable number is an error, never "0 rows".
+#[test]
+fn an_unreadable_count_is_a_bq_error_not_zero_rows() {
+    let ws = Workspace::new();
+    bq_config(&ws);
+    ws.plan("plan.yaml", &plan());
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            count_without_rows: true,
+            ..Faults::default()
+        },
+    );
+    let out = run_against(&ws, &server, "plan.yaml", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[bq_error]") && stderr(&out).contains("row count"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(downloads(&server), 0);
+}

@@ -43,6 +43,8 @@ pub struct Faults {
     /// Answer `SELECT COUNT(*)` prechecks with this many rows fewer than the truth (at
     /// least 0): a result that grows between the COUNT and the fetch.
     pub count_shortfall: u64,
+    /// Answer `SELECT COUNT(*)` prechecks with no rows at all.
+    pub count_without_rows: bool,
 }
 
 /// One request the server saw.
@@ -218,7 +220,9 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
     let is_count = body["query"]
         .as_str()
         .is_some_and(|q| q.starts_with("SELECT COUNT(*)"));
-    if is_count && s.faults.count_shortfall > 0 {
+    if is_count && s.faults.count_without_rows {
+        rows.clear();
+    } else if is_count && s.faults.count_shortfall > 0 {
         let truth: u64 = rows[0]["f"][0]["v"].as_str().unwrap().parse().unwrap();
         let told = truth.saturating_sub(s.faults.count_shortfall);
         rows = vec![json!({"f": [{"v": told.to_string()}]})];

@@ -184,3 +184,34 @@ fn stdin_mode_takes_sql_aliases_and_params() {
         assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
     }
 }
+
+/// `da query --format json` errors carry the warnings gathered before the failure.
+#[test]
+fn json_errors_carry_the_warnings() {
+    let ws = Workspace::new();
+    let bad = ws.path("extracts/not-an-identifier");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("extract.duckdb"), b"").unwrap();
+    let out = crate::common::da_in(
+        ws.dir.path(),
+        &[
+            "query",
+            "--config",
+            "instance.yaml",
+            "--format",
+            "json",
+            "SELECT no_such_column FROM orders",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(error["error_type"], "query_error");
+    assert!(
+        error["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("not-an-identifier")),
+        "{error}"
+    );
+}

@@ -306,3 +306,58 @@ async fn health_and_openapi_need_no_token() {
         assert!(v["paths"][path].is_object(), "{path} is described");
     }
 }
+
+/// Extract and re-attach warnings reach the HTTP client, with the rows and with an error.
+#[tokio::test]
+async fn warnings_reach_the_http_response_on_success_and_failure() {
+    let ws = Workspace::new();
+    let bad = ws.path("extracts/not-an-identifier");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("extract.duckdb"), b"").unwrap();
+    // The helper's config names no extracts folder; point one at the bad folder.
+    let _ = app_with(&ws, "", "");
+    std::fs::write(
+        ws.path("server.yaml"),
+        std::fs::read_to_string(ws.path("server.yaml"))
+            .unwrap()
+            .replace(
+                "analytics: {database: analytics.duckdb}",
+                "analytics: {database: analytics.duckdb, extracts: extracts}",
+            ),
+    )
+    .unwrap();
+    let overrides = da::settings::Overrides {
+        config: Some(ws.path("server.yaml")),
+        ..Default::default()
+    };
+    let app = da::server::router(da::settings::Settings::resolve(&overrides, &|_| None).unwrap());
+    let warned = |v: &Value| {
+        v["warnings"].as_array().is_some_and(|w| {
+            w.iter()
+                .any(|w| w.as_str().unwrap().contains("not-an-identifier"))
+        })
+    };
+    let ok = json!({"sql": "SELECT count(*) AS n FROM orders"});
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/query/hybrid",
+        Some(&bearer(ADMIN)),
+        ok.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(warned(&v), "{v}");
+    let failing = json!({"sql": "SELECT no_such_column FROM orders"});
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/query/hybrid",
+        Some(&bearer(ADMIN)),
+        failing.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error_type"], "query_error");
+    assert!(warned(&v), "{v}");
+}

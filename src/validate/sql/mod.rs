@@ -40,8 +40,7 @@ use sqlparser::dialect::{BigQueryDialect, Dialect, DuckDbDialect};
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, TokenWithSpan, Tokenizer};
 
-// Temporary re-export while the rest of the crate moves to `crate::dialect`.
-pub use crate::dialect::{SqlDialect, is_identifier};
+use crate::dialect::{SqlDialect, is_identifier};
 
 use parse_error::{parse_problem, split_location};
 use rules::{not_query_hint, statement_kind};
@@ -88,38 +87,8 @@ pub struct SqlAnalysis {
     pub params: Vec<String>,
 }
 
-/// The stable values of [`SqlProblem::code`].
-pub mod codes {
-    /// NUL, `\r` or another control character other than `\n` and `\t`.
-    pub const CONTROL_CHAR: &str = "sql_control_char";
-    /// Non-ASCII whitespace or an invisible format character outside string literals.
-    pub const UNICODE_WHITESPACE: &str = "sql_unicode_whitespace";
-    /// The text is longer than [`super::MAX_SQL_BYTES`].
-    pub const TOO_LONG: &str = "sql_too_long";
-    /// sqlparser cannot read the text.
-    pub const PARSE_ERROR: &str = "sql_parse_error";
-    /// No statement at all (empty or comments only).
-    pub const EMPTY: &str = "sql_empty";
-    /// More than one statement, or a `;` that is not the last character.
-    pub const MULTIPLE_STATEMENTS: &str = "sql_multiple_statements";
-    /// The statement is not a read-only query (DDL, DML, settings, scripting, …).
-    pub const NOT_QUERY: &str = "sql_not_query";
-    /// A query node whose body writes (data-modifying CTE, `WITH … DELETE`, `SELECT … INTO`).
-    pub const DATA_MODIFYING: &str = "sql_data_modifying";
-    /// DuckDB: a FROM item that DuckDB would read as a file or URL.
-    pub const FILE_TABLE: &str = "sql_file_table";
-    /// A table function (or other computed table source) in FROM.
-    pub const TABLE_FUNCTION: &str = "sql_table_function";
-    /// A catalog or metadata relation, or a qualified name outside the allowed shapes.
-    pub const SYSTEM_TABLE: &str = "sql_system_table";
-    /// A function that is dangerous, not allowlisted, or qualified.
-    pub const FORBIDDEN_FUNCTION: &str = "sql_forbidden_function";
-    /// BigQuery: a table outside the allowed datasets.
-    pub const DATASET_NOT_ALLOWED: &str = "sql_dataset_not_allowed";
-    /// A literal the engine and sqlparser may end at different places: a BigQuery raw or
-    /// bytes literal with a backslash, a DuckDB dollar quote whose tag reads as a parameter.
-    pub const AMBIGUOUS_LITERAL: &str = "sql_ambiguous_literal";
-}
+/// The SQL rules' diagnostic codes, kept in the one registry (`diagnostic::codes`).
+pub use crate::diagnostic::codes::sql as codes;
 
 /// Longest SQL text accepted, in bytes. BigQuery's own limit is 1 MiB of query text, and a
 /// cap keeps the parse tree (and so the stack the walk needs) bounded.
