@@ -10,6 +10,7 @@ mod common;
 mod demo;
 mod engine;
 mod final_step;
+mod hardening;
 mod local_codecs;
 mod outputs;
 mod plan_check;
