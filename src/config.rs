@@ -103,6 +103,10 @@ pub struct ServerConfig {
     /// Queries and plan runs served at once; more get 429 with Retry-After.
     #[schemars(range(min = 1))]
     pub max_concurrent_queries: u32,
+    /// Seconds a client has to send a request's headers, and then its body; a slower
+    /// client gets 408 or a closed connection. Default: 30.
+    #[schemars(range(min = 1))]
+    pub read_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +116,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout_seconds: 300,
             max_concurrent_queries: 4,
+            read_timeout_seconds: 30,
         }
     }
 }

@@ -222,6 +222,48 @@ pub fn resolve(
 pub struct TemplateError {
     pub message: String,
     pub line: Option<usize>,
+    /// The template ran past its budget (fuel or rendered size), rather than being wrong.
+    pub too_expensive: bool,
+}
+
+/// Most bytes one rendered SQL text may have: the SQL validator's own limit
+/// (`validate::sql::MAX_SQL_BYTES`), so nothing longer is worth producing.
+pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
+
+/// minijinja fuel for rendering one SQL text. One fuel is one instruction or 64 bytes of
+/// data made, so this allows a few hundred thousand steps or some tens of MiB of string
+/// work: orders of magnitude above an honest plan's templates (loops over a few dozen
+/// columns), and small enough that any template stops within a fraction of a second.
+pub const TEMPLATE_FUEL: u64 = 500_000;
+
+/// minijinja's own hard limits, which a too-large loop or repeat meets before the fuel
+/// runs out; they say the same thing as running out of fuel.
+const SIZE_LIMIT_MESSAGES: &[&str] = &[
+    "range has too many elements",
+    "repeated string is too large",
+    "repeated sequence is too large",
+];
+
+/// Collects rendered output and refuses to grow past `MAX_RENDERED_BYTES`.
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("the rendered SQL is too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Filters that mark text as safe, i.e. as SQL to print unquoted. `safe` does so for any
@@ -242,6 +284,7 @@ pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String,
     }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_filter("ident", ident_filter);
     for name in UNQUOTED_FILTERS {
         env.add_filter(
@@ -271,13 +314,40 @@ pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String,
         .into_iter()
         .map(|(name, literal)| (name, JinjaValue::from_safe_string(literal)))
         .collect();
-    env.render_str(sql, ctx).map_err(|err| TemplateError {
-        message: err.detail().map_or_else(
-            || err.kind().to_string(),
-            |d| format!("{}: {d}", err.kind()),
-        ),
+    let mut output = CappedOutput::default();
+    let rendered = env
+        .template_from_str(sql)
+        .and_then(|template| template.render_captured_to(ctx, &mut output));
+    match rendered {
+        Ok(_) => String::from_utf8(output.bytes).map_err(|_| TemplateError {
+            message: "the template rendered text that is not UTF-8".to_owned(),
+            line: None,
+            too_expensive: false,
+        }),
+        Err(err) => Err(template_error(&err, output.over)),
+    }
+}
+
+/// A render failure as a `TemplateError`; budget failures say what the budget is.
+fn template_error(err: &minijinja::Error, over_size: bool) -> TemplateError {
+    let detail = err.detail().unwrap_or_default();
+    let too_expensive = over_size
+        || err.kind() == minijinja::ErrorKind::OutOfFuel
+        || SIZE_LIMIT_MESSAGES.iter().any(|m| detail.contains(m));
+    let message = if over_size {
+        format!("the rendered SQL would be longer than {MAX_RENDERED_BYTES} bytes")
+    } else if err.kind() == minijinja::ErrorKind::OutOfFuel {
+        format!("the template did more work than its budget ({TEMPLATE_FUEL} steps) allows")
+    } else if detail.is_empty() {
+        err.kind().to_string()
+    } else {
+        format!("{}: {detail}", err.kind())
+    };
+    TemplateError {
+        message,
         line: err.line(),
-    })
+        too_expensive,
+    }
 }
 
 /// How one `{{ … }}` value is written into SQL; see [`render`] for what may go unquoted.
@@ -467,6 +537,44 @@ mod tests {
             .unwrap(),
             "'x OR 1=1' 'x OR 1=1' 'ab'"
         );
+    }
+
+    /// Guards against templates that hang the checker or abort the process on allocation:
+    /// each must end quickly as a budget error at its line, never as a crash or a hang.
+    #[test]
+    fn templates_past_their_budget_are_refused_at_their_line() {
+        let p = params(&[("name", ParamValue::String("a".to_owned()))]);
+        for template in [
+            "SELECT 1\n{% for i in range(100000000) %}UNION ALL SELECT 1{% endfor %}",
+            "SELECT 1\n{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}",
+            "SELECT 1\nWHERE a = {{ 'x' * 100000000 }}",
+            "SELECT 1\nWHERE a = {{ 'x' * 1000000000000 }}",
+            "SELECT 1\n{% set a = name * 1000000 %}{% for i in range(40) %}{% set a = a ~ a %}{% endfor %}",
+        ] {
+            let err = render(template, &p, SqlDialect::DuckDb).unwrap_err();
+            assert!(err.too_expensive, "{template}: {}", err.message);
+            assert_eq!(err.line, Some(2), "{template}");
+        }
+        // Cheap to make but longer than any SQL text the validator accepts.
+        let err = render(
+            "{% for i in range(100000) %}UNION ALL SELECT 1 {% endfor %}",
+            &p,
+            SqlDialect::DuckDb,
+        )
+        .unwrap_err();
+        assert!(
+            err.too_expensive && err.message.contains("bytes"),
+            "{}",
+            err.message
+        );
+        // An honest loop over a few dozen values is well inside the budget.
+        let sql = render(
+            "SELECT {% for i in range(60) %}c{{ i }}, {% endfor %}{{ name }}",
+            &p,
+            SqlDialect::DuckDb,
+        )
+        .unwrap();
+        assert!(sql.ends_with("c59, 'a'"), "{sql}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `da plan check`: validate many plan files in parallel and render every diagnostic.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -80,7 +81,8 @@ fn expand(paths: &[String]) -> Result<Vec<PathBuf>, Error> {
     for arg in paths {
         let path = Path::new(arg);
         if path.is_dir() {
-            walk(path, &mut files).map_err(|source| Error::io("read", path, source))?;
+            walk(path, &mut files, &mut HashSet::new())
+                .map_err(|source| Error::io("read", path, source))?;
         } else if path.exists() || !has_wildcard(arg) {
             // A missing plain path is reported per file as unreadable.
             files.push(path.to_owned());
@@ -103,7 +105,12 @@ fn expand(paths: &[String]) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Collect the plan files under `dir`. Symlinked folders are followed, but each real
+/// folder is read once, so a symlink loop ends instead of recursing forever.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> std::io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let hidden = path
@@ -114,7 +121,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, files)?;
+            walk(&path, files, seen)?;
         } else if Syntax::from_path(&path).is_some() {
             files.push(path);
         }

@@ -111,6 +111,7 @@ pub const ALL: &[Code] = &[
     plan("invalid_param_default"),
     plan("undeclared_param"),
     plan("template_error"),
+    plan("template_too_expensive"),
     elsewhere(
         "unknown_param",
         Severity::Error,

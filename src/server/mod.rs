@@ -6,21 +6,25 @@
 
 mod auth;
 mod errors;
+mod redact;
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Role;
@@ -58,21 +62,68 @@ pub fn router(settings: Settings) -> Router {
 
 /// Serve until Ctrl-C.
 pub async fn serve(settings: Settings, listen: &str) -> Result<(), Error> {
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Io {
             context: format!("cannot listen on {listen}"),
             source,
         })?;
-    axum::serve(listener, router(settings))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|source| Error::Io {
-            context: "the server stopped".to_owned(),
-            source,
-        })
+    serve_on(listener, settings, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
+}
+
+/// Serve HTTP/1 connections from `listener` until `shutdown` completes, then let open
+/// connections finish their requests.
+///
+/// A client has `server.read_timeout_seconds` to send its headers (hyper's header read
+/// timeout; a slower one is disconnected) and as long again for its body (see
+/// [`read_body`]), so slow clients cannot hold connections open.
+pub async fn serve_on(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let read_timeout = Duration::from_secs(settings.config.server.read_timeout_seconds);
+    let app = router(settings);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(read_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopped.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(stopped);
+    let _ = stop.send(true);
+    // Every connection holds a receiver; wait until the last one has finished.
+    stop.closed().await;
 }
 
 /// The body of `POST /api/query/hybrid`.
@@ -100,6 +151,20 @@ struct PlanRunRequest {
     /// Parameter values, as text or JSON scalars.
     #[serde(default)]
     params: Map<String, Value>,
+}
+
+/// Read the request body within `server.read_timeout_seconds`; call it only after the
+/// caller is authenticated, so nobody unknown can make the server wait for a body.
+async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
+    let limit = Duration::from_secs(state.settings.config.server.read_timeout_seconds);
+    match tokio::time::timeout(limit, Bytes::from_request(request, &())).await {
+        Ok(raw) => body(raw),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive within server.read_timeout_seconds",
+        )),
+    }
 }
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -130,14 +195,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-async fn hybrid(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn hybrid(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let headers = request.headers().clone();
     let result = async {
         auth::authorize(&state.settings.config.server.tokens, &headers, Role::Admin)?;
-        let req: HybridRequest = parse_json(&body(raw)?)?;
+        let req: HybridRequest = parse_json(&read_body(&state, request).await?)?;
         if req.format.as_deref().is_some_and(|f| f != "json") {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -160,19 +222,16 @@ async fn hybrid(
     respond(result.await)
 }
 
-async fn plan_check(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn plan_check(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let headers = request.headers().clone();
     let result = async {
         auth::authorize(
             &state.settings.config.server.tokens,
             &headers,
             Role::Analyst,
         )?;
-        let bytes = body(raw)?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
+        let bytes = read_body(&state, request).await?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -188,27 +247,35 @@ async fn plan_check(
         } else {
             "<request>.yaml"
         };
-        let ctx = state.settings.context(&[], false);
-        let diagnostics = match plan::parse(Path::new(name), text) {
-            Ok(loaded) => crate::validate::diagnostics(&loaded, &ctx),
-            Err(report) => report.diagnostics,
-        };
+        // Rendering templates is CPU work bounded by fuel: run it on the blocking pool,
+        // behind the concurrency limit and the request timeout like any query.
+        let diagnostics = heavy(&state, move |settings, _cancel| {
+            let ctx = settings.context(&[], false);
+            let mut diagnostics = match plan::parse(Path::new(name), &text) {
+                Ok(loaded) => crate::validate::diagnostics(&loaded, &ctx),
+                Err(report) => report.diagnostics,
+            };
+            // Any valid token may check plans: show no server paths.
+            redact::redact_diagnostics(&mut diagnostics, &redact::server_paths(settings));
+            Ok(diagnostics)
+        })
+        .await?;
         let ok = !diagnostics
             .iter()
             .any(crate::diagnostic::Diagnostic::is_error);
         Ok(Json(json!({"ok": ok, "diagnostics": diagnostics})).into_response())
     };
-    respond(result.await)
+    respond(result.await.map_err(|mut err: ApiError| {
+        err.message = redact::redact(&err.message, &redact::server_paths(&state.settings));
+        err
+    }))
 }
 
-async fn plan_run(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn plan_run(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let headers = request.headers().clone();
     let result = async {
         auth::authorize(&state.settings.config.server.tokens, &headers, Role::Admin)?;
-        let req: PlanRunRequest = parse_json(&body(raw)?)?;
+        let req: PlanRunRequest = parse_json(&read_body(&state, request).await?)?;
         let name = match req.syntax.as_deref() {
             None | Some("yaml") => "<request>.yaml",
             Some("toml") => "<request>.toml",
@@ -256,9 +323,10 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 }
 
 /// Run blocking work on the blocking pool, bounded by the semaphore and the request timeout.
-async fn heavy<F>(state: &Arc<AppState>, work: F) -> Result<RunOutcome, ApiError>
+async fn heavy<T, F>(state: &Arc<AppState>, work: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&Settings, Arc<AtomicBool>) -> Result<RunOutcome, Error> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Settings, Arc<AtomicBool>) -> Result<T, Error> + Send + 'static,
 {
     let Ok(permit) = state.heavy.clone().try_acquire_owned() else {
         return Err(ApiError::busy());

@@ -22,6 +22,9 @@ pub use checked::{CheckedAlias, CheckedOutput, CheckedPlan, FinalStep};
 use origin::{SqlOrigin, find_token};
 use sql::{BigQueryPolicy, SqlProblem, analyze, strip_one_semicolon};
 
+// A template may render no more SQL than the validator accepts.
+const _: () = assert!(params::MAX_RENDERED_BYTES == sql::MAX_SQL_BYTES);
+
 /// Names an alias may not take: they would shadow DuckDB's system objects.
 pub const RESERVED_ALIASES: [&str; 13] = [
     "information_schema",
@@ -320,12 +323,14 @@ impl Validator<'_> {
             Ok(sql) => sql,
             Err(err) => {
                 let at = origin.map(self.doc, err.line.unwrap_or(1), 1);
-                self.push_at(
+                let diagnostic = if err.too_expensive {
+                    Diagnostic::error("template_too_expensive", format!("template too expensive: {}", err.message))
+                        .hint("templates fill in values; generate long or repetitive SQL outside the plan")
+                } else {
                     Diagnostic::error("template_error", format!("template error: {}", err.message))
-                        .pointer(pointer)
-                        .hint("`{{ name }}` must name a declared parameter; identifiers need `{{ name | ident }}`"),
-                    at,
-                );
+                        .hint("`{{ name }}` must name a declared parameter; identifiers need `{{ name | ident }}`")
+                };
+                self.push_at(diagnostic.pointer(pointer), at);
                 return None;
             }
         };

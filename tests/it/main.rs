@@ -12,6 +12,7 @@ mod demo;
 mod docs;
 mod engine;
 mod final_step;
+mod hardening;
 mod local_codecs;
 mod mcp;
 mod outputs;

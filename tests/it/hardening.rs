@@ -1,0 +1,237 @@
+//! Hostile inputs that must end as an answer, not as a hang or a crash: expensive
+//! templates, symlink loops, slow clients, timed-out requests that keep their slot.
+//! The server tests talk to a real loopback socket, as a client would.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::{Workspace, da_cmd, stdout};
+
+const ADMIN: &str = "admin-secret-token";
+const ANALYST: &str = "analyst-secret-token";
+
+/// Plans whose templates would loop 10^8 times or build gigabytes of text.
+const EXPENSIVE_TEMPLATES: &[&str] = &[
+    "version: 1\nname: t\nsql: |\n  SELECT 1\n  {% for i in range(100000000) %}UNION ALL SELECT 1{% endfor %}\n",
+    "version: 1\nname: t\nsql: |\n  SELECT 1\n  {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+    "version: 1\nname: t\nsql: |\n  SELECT 1\n  WHERE a = {{ 'x' * 100000000 }}\n",
+    "version: 1\nname: t\nsql: |\n  SELECT 1\n  {% set a = 'x' * 1000000 %}{% for i in range(40) %}{% set a = a ~ a %}{% endfor %}\n",
+];
+
+/// Wait for a child for at most `limit`; kill it and fail if it is still running.
+fn wait_bounded(mut child: Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("da did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Guards against `plan check` hanging or aborting on a template that never ends.
+#[test]
+fn plan_check_stops_expensive_templates_with_a_diagnostic_at_their_line() {
+    let ws = Workspace::new();
+    for (i, text) in EXPENSIVE_TEMPLATES.iter().enumerate() {
+        let plan = ws.plan(&format!("p{i}.yaml"), text);
+        let child = spawn(da_cmd(ws.dir.path()).args([
+            "plan",
+            "check",
+            plan.to_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        let out = wait_bounded(child, Duration::from_secs(120));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let d = &v["files"][0]["diagnostics"][0];
+        assert_eq!(d["code"], "template_too_expensive", "{text}: {v}");
+        assert_eq!(d["line"], 5, "{text}: {v}");
+    }
+}
+
+/// Guards against `plan check DIR` recursing forever through symlinked folders.
+#[cfg(unix)]
+#[test]
+fn plan_check_of_a_folder_ends_on_symlink_loops() {
+    let ws = Workspace::new();
+    let dir = ws.path("plans");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("sub/a.yaml"),
+        "version: 1\nname: a\nsql: SELECT 1\n",
+    )
+    .unwrap();
+    // Two loops: followed blindly, the walk branches twice per level.
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("sub/here")).unwrap();
+    let child = spawn(da_cmd(ws.dir.path()).args(["plan", "check", "plans", "--format", "json"]));
+    let out = wait_bounded(child, Duration::from_secs(120));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 1, "{v}");
+}
+
+fn sha(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `da serve` over the demo warehouse on a loopback port; `server` adds keys under
+/// `server:`. The server runs until the test's runtime ends.
+async fn serve(ws: &Workspace, server: &str) -> SocketAddr {
+    let config = format!(
+        "bigquery: {{backend: local, local_warehouse: warehouse}}\nanalytics: {{database: analytics.duckdb}}\nserver:\n  tokens:\n    - {{name: ops, sha256: {}, role: admin}}\n    - {{name: ana, sha256: {}, role: analyst}}\n{server}",
+        sha(ADMIN),
+        sha(ANALYST)
+    );
+    std::fs::write(ws.path("server.yaml"), config).unwrap();
+    let overrides = da::settings::Overrides {
+        config: Some(ws.path("server.yaml")),
+        ..Default::default()
+    };
+    let settings = da::settings::Settings::resolve(&overrides, &|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(da::server::serve_on(
+        listener,
+        settings,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// Everything the server sends until it closes the connection, or what arrived by
+/// `limit` (a bound for a hung server, not a speed assertion).
+async fn read_all(stream: &mut TcpStream, limit: Duration) -> String {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// One request on its own connection: (status, JSON body).
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: da\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let response = read_all(&mut stream, Duration::from_secs(120)).await;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json = response
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+/// Guards against an analyst token freezing or killing the server with a template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_check_over_http_answers_expensive_templates_and_keeps_serving() {
+    let ws = Workspace::new();
+    let addr = serve(&ws, "").await;
+    for text in EXPENSIVE_TEMPLATES {
+        let (status, v) = request(addr, "POST", "/api/plan/check", ANALYST, text).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["diagnostics"][0]["code"], "template_too_expensive", "{v}");
+    }
+    let (status, v) = request(addr, "GET", "/healthz", "", "").await;
+    assert_eq!((status, &v["status"]), (200, &json!("ok")));
+}
+
+/// Guards against slow clients holding connections: a body that stops arriving gets
+/// 408, a caller without a token is answered before the server waits for any body, and
+/// headers that stop arriving end with the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_after_the_read_timeout() {
+    let ws = Workspace::new();
+    let addr = serve(&ws, "  read_timeout_seconds: 1\n").await;
+    let partial_body = |auth: &str| {
+        format!(
+            "POST /api/plan/check HTTP/1.1\r\nHost: da\r\n{auth}Content-Length: 1000\r\n\r\nversion: 1\n"
+        )
+    };
+
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let head = partial_body(&format!("Authorization: Bearer {ANALYST}\r\n"));
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let response = read_all(&mut slow, Duration::from_secs(60)).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+
+    let mut anonymous = TcpStream::connect(addr).await.unwrap();
+    anonymous
+        .write_all(partial_body("").as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(60), anonymous.read_exact(&mut first))
+        .await
+        .expect("an unauthenticated request is answered without waiting for its body")
+        .unwrap();
+    assert_eq!(&first, b"HTTP/1.1 401");
+
+    let mut slow_headers = TcpStream::connect(addr).await.unwrap();
+    slow_headers
+        .write_all(b"POST /api/plan/check HTTP/1.1\r\nHost: da\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(60), slow_headers.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "the connection is still open");
+}
+
+/// Guards against a timed-out request keeping its concurrency slot: once its work is
+/// interrupted, the next request is served instead of getting 429 until a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_timed_out_gives_back_its_slot() {
+    let ws = Workspace::new();
+    let addr = serve(
+        &ws,
+        "  max_concurrent_queries: 1\n  request_timeout_seconds: 1\n",
+    )
+    .await;
+    let slow = json!({"sql": "SELECT count(*) FROM orders a, orders b, orders c, orders d WHERE a.amount + b.amount > c.amount + d.amount"}).to_string();
+    let (status, v) = request(addr, "POST", "/api/query/hybrid", ADMIN, &slow).await;
+    assert_eq!(status, 504, "{v}");
+    let quick = json!({"sql": "SELECT 1 AS one"}).to_string();
+    let mut last = (0, Value::Null);
+    for _ in 0..40 {
+        last = request(addr, "POST", "/api/query/hybrid", ADMIN, &quick).await;
+        if last.0 != 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last.0, 200, "{}", last.1);
+    assert_eq!(last.1["rows"], json!([[1]]));
+}
