@@ -12,6 +12,7 @@ mod engine;
 mod final_step;
 mod local_codecs;
 mod outputs;
+mod param_binding;
 mod plan_check;
 mod query;
 mod run;
