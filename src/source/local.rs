@@ -2,7 +2,7 @@
 //! `<warehouse>/<dataset>/<table>.parquet`, so plans run with no Google credentials.
 //!
 //! BigQuery names (`project.dataset.table`, `dataset.table`) resolve to those files; `@name`
-//! parameters become typed literals. The SQL is re-printed from its syntax tree, so only
+//! parameters become DuckDB prepared parameters (`$name`) bound as values, never SQL text. The SQL is re-printed from its syntax tree, so only
 //! what DuckDB and BigQuery share runs here (documented in the README). Each alias gets its
 //! own sealed in-memory DuckDB: the files are read by Rust, never by SQL.
 
@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart, Value, VisitMut, VisitorMut};
-use sqlparser::dialect::{BigQueryDialect, DuckDbDialect};
+use sqlparser::dialect::BigQueryDialect;
 use sqlparser::parser::Parser;
 
 use super::{AliasSource, Estimate, Fetched, Precheck, batches_bytes};
 use crate::deadline::Deadline;
-use crate::dialect::SqlDialect;
+use crate::dialect::is_identifier;
 use crate::engine::{Engine, EngineOptions, QueryResult, RemoteAttachPolicy, SealedEngine};
 use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
@@ -68,7 +68,7 @@ impl LocalWarehouse {
     ) -> Result<QueryResult, RunError> {
         let query = AliasQuery { name, sql, params };
         let (engine, sql) = self.prepare(&query)?;
-        engine.execute_sql(&sql, &[], u64::MAX - 1, None)
+        engine.execute_sql(&sql, params, u64::MAX - 1, None)
     }
 
     /// A sealed engine holding the alias's tables, and the alias SQL rewritten for it.
@@ -83,22 +83,10 @@ impl LocalWarehouse {
         let Some(statement) = statements.first_mut() else {
             return Err(bq_error(BqErrorKind::BadRequest, alias, "empty query"));
         };
-        let literals: BTreeMap<String, Expr> = alias
-            .params
-            .iter()
-            .map(|(name, value)| {
-                let text = value.sql_literal(SqlDialect::DuckDb);
-                let expr = Parser::new(&DuckDbDialect {})
-                    .try_with_sql(&text)
-                    .and_then(|mut p| p.parse_expr());
-                expr.map(|e| (name.clone(), e))
-                    .map_err(|e| bq_error(BqErrorKind::BadRequest, alias, &e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
         let mut rewriter = Rewriter {
             warehouse: self,
             tables: BTreeMap::new(),
-            literals,
+            params: alias.params,
             missing: None,
         };
         let _ = statement.visit(&mut rewriter);
@@ -190,12 +178,14 @@ fn read_parquet(
     Ok((schema, batches))
 }
 
-/// Rewrites table names to registered tables, `@params` to literals, backticks to quotes.
+/// Rewrites table names to registered tables, `@params` to DuckDB's `$params`, backticks
+/// to quotes.
 struct Rewriter<'a> {
     warehouse: &'a LocalWarehouse,
     /// file → table name in the alias's engine
     tables: BTreeMap<PathBuf, String>,
-    literals: BTreeMap<String, Expr>,
+    /// The values bound at execution: only their names reach the SQL text.
+    params: &'a [(String, ParamValue)],
     missing: Option<(String, PathBuf)>,
 }
 
@@ -227,29 +217,33 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        match expr {
-            Expr::Value(v) => {
-                let lit = match &v.value {
-                    Value::Placeholder(p) => p.strip_prefix('@').and_then(|n| self.literals.get(n)),
-                    _ => None,
-                };
-                if let Some(lit) = lit {
-                    *expr = lit.clone();
-                }
-            }
+        let name = match expr {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => p.strip_prefix('@'),
+                _ => None,
+            },
             // sqlparser's BigQuery dialect reads `@name` as an identifier.
-            Expr::Identifier(ident)
-                if ident.quote_style.is_none() && ident.value.starts_with('@') =>
-            {
-                if let Some(lit) = self.literals.get(&ident.value[1..]) {
-                    *expr = lit.clone();
-                }
-            }
+            Expr::Identifier(ident) if ident.quote_style.is_none() => ident.value.strip_prefix('@'),
+            _ => None,
+        };
+        if let Some(name) = name.filter(|n| self.binds(n)) {
+            *expr = Expr::value(Value::Placeholder(format!("${name}")));
+            return ControlFlow::Continue(());
+        }
+        match expr {
             Expr::Identifier(ident) => backtick_to_quote(ident),
             Expr::CompoundIdentifier(idents) => idents.iter_mut().for_each(backtick_to_quote),
             _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+impl Rewriter<'_> {
+    /// Whether `@name` is a parameter with a value; its name is an identifier, so `$name`
+    /// is one DuckDB parameter token.
+    fn binds(&self, name: &str) -> bool {
+        is_identifier(name) && self.params.iter().any(|(n, _)| n == name)
     }
 }
 
@@ -269,7 +263,7 @@ impl AliasSource for LocalWarehouse {
         let (engine, sql) = self.prepare(&query)?;
         let shape = engine.execute_sql(
             &format!("SELECT * FROM (\n{sql}\n) AS _shape LIMIT 0"),
-            &[],
+            query.params,
             0,
             self.deadline.as_ref(),
         )?;
@@ -287,7 +281,7 @@ impl AliasSource for LocalWarehouse {
         // the wrapper's closing parenthesis.
         let count = engine.execute_sql(
             &format!("SELECT COUNT(*) AS n FROM (\n{sql}\n) AS _cnt"),
-            &[],
+            query.params,
             1,
             self.deadline.as_ref(),
         )?;
@@ -330,7 +324,7 @@ impl AliasSource for LocalWarehouse {
         let max_rows = alias.max_rows();
         let result = engine.execute_sql(
             &sql,
-            &[],
+            alias.params(),
             max_rows.saturating_add(1),
             self.deadline.as_ref(),
         )?;

@@ -16,6 +16,7 @@ mod hardening;
 mod local_codecs;
 mod mcp;
 mod outputs;
+mod param_binding;
 mod plan_check;
 mod query;
 mod run;
