@@ -23,6 +23,7 @@ mod dispatch;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod lock;
 pub mod output;
 pub mod params;
 pub mod pipeline;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod estimate;
+pub mod lock;
 pub mod query;
 pub mod run;
 pub mod schema;

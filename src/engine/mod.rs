@@ -13,6 +13,7 @@
 //! can write beside the analytics file even if the validator let one through.
 
 mod attach;
+pub mod catalog;
 mod tables;
 mod types;
 

@@ -11,6 +11,7 @@ mod demo;
 mod engine;
 mod final_step;
 mod local_codecs;
+mod lock;
 mod outputs;
 mod plan_check;
 mod query;
