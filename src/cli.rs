@@ -29,10 +29,17 @@ pub enum Command {
     Query(QueryArgs),
     /// Serve POST /api/query/hybrid, /api/plan/check and /api/plan/run over HTTP.
     Serve(ServeArgs),
-    /// Print the JSON schema of plan files or of the instance configuration.
+    /// Print the JSON schema of plan files, the instance configuration or lock files; or
+    /// (`snapshot`) the analytics database's tables, views and column types, for
+    /// `da plan check --schema-snapshot` on machines without the database.
     Schema {
         #[arg(value_enum)]
         which: SchemaKind,
+        /// `snapshot`: the analytics DuckDB file (default: the config's analytics.database).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// List the tables, views and columns a plan's final SQL can read (read-only).
     Catalog(CatalogArgs),
@@ -97,12 +104,30 @@ pub enum PlanCommand {
     Estimate(EstimateArgs),
     /// Run a plan: precheck and fetch its aliases, run the final step, write outputs.
     Run(RunArgs),
+    /// Write PLAN.lock beside each plan (e.g. traffic.yaml.lock): each alias's SQL hash and
+    /// result columns, from dry runs (nothing billed), so `plan check` can bind offline.
+    Lock(LockArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Plan files, folders or glob patterns, as for `plan check`.
+    #[arg(required = true, value_name = "PLAN")]
+    pub paths: Vec<String>,
+    /// Write nothing; exit 1 when a lock is missing or stale.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaKind {
     Plan,
     Config,
+    Lock,
+    /// Not a JSON schema: the analytics database's catalog (tables, views, columns).
+    Snapshot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,6 +167,12 @@ pub struct CheckArgs {
     pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Plans with a lock file are bound against this analytics DuckDB file (read-only).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// ... or against this `da schema snapshot` file (config: analytics.schema_snapshot).
+    #[arg(long, value_name = "FILE")]
+    pub schema_snapshot: Option<PathBuf>,
 }
 
 /// `name=value`, split on the first `=`.

@@ -225,6 +225,10 @@ pub struct AnalyticsConfig {
     /// Folder holding `<name>/extract.duckdb` files, each attached read-only as `<name>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracts: Option<PathBuf>,
+    /// A `da schema snapshot` file that `da plan check` binds locked plans against instead
+    /// of the database (for CI machines without it); `--db` on the command line wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_snapshot: Option<PathBuf>,
     /// DuckDB `memory_limit` for the final step, e.g. `2GB`.
     pub memory_limit: String,
     /// DuckDB worker threads for the final step.
@@ -241,6 +245,7 @@ impl Default for AnalyticsConfig {
         Self {
             database: None,
             extracts: None,
+            schema_snapshot: None,
             memory_limit: "2GB".to_owned(),
             threads: 2,
             remote_attach_extensions: vec!["bigquery".to_owned()],

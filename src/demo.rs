@@ -12,7 +12,8 @@ use duckdb::Connection;
 use crate::output::{self, Format};
 
 /// BigQuery stand-in tables: `<dataset>/<table>.parquet` → the query that makes them.
-const WAREHOUSE: [(&str, &str); 2] = [
+/// (`analytics.orders` and `crm.segments` are what the plans under `plans/` read.)
+const WAREHOUSE: [(&str, &str); 4] = [
     (
         "analytics/web.parquet",
         "SELECT DATE '2026-01-01' + CAST(d AS INTEGER) AS date, page,
@@ -24,6 +25,19 @@ const WAREHOUSE: [(&str, &str); 2] = [
         "SELECT i AS payment_id, DATE '2026-01-01' + CAST(i % 120 AS INTEGER) AS date,
                 CAST((i * 7919) % 50000 / 100.0 AS DECIMAL(12,2)) AS amount
          FROM range(2400) t(i)",
+    ),
+    (
+        "analytics/orders.parquet",
+        "SELECT i AS order_id, DATE '2026-01-01' + CAST(i % 120 AS INTEGER) AS date,
+                CAST((i * 6007) % 70000 / 100.0 AS DECIMAL(12,2)) AS amount
+         FROM range(1800) t(i)",
+    ),
+    (
+        "crm/segments.parquet",
+        "SELECT i AS customer_id,
+                CASE i % 4 WHEN 0 THEN 'enterprise' WHEN 1 THEN 'smb' ELSE 'consumer' END AS segment,
+                CASE i % 3 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' ELSE 'APAC' END AS region
+         FROM range(250) t(i)",
     ),
 ];
 

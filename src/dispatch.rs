@@ -53,10 +53,15 @@ fn report_error_json(e: &Error, err: &mut dyn Write) {
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
     match cli.command {
-        Command::Schema { which } => {
+        Command::Schema { which, db, config } => {
             let kind = match which {
                 SchemaKind::Plan => schema::Kind::Plan,
                 SchemaKind::Config => schema::Kind::Config,
+                SchemaKind::Lock => schema::Kind::Lock,
+                SchemaKind::Snapshot => {
+                    let settings = Settings::from_process_env(&overrides(&config, db))?;
+                    return commands::schema::snapshot(&settings, out);
+                }
             };
             commands::schema::run(kind, out).map_err(|source| Error::Io {
                 context: "cannot write the schema".to_owned(),
@@ -65,6 +70,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             Ok(error::exit::OK)
         }
         Command::Plan(PlanCommand::Check(args)) => plan_check(args, use_color(cli.color), out),
+        Command::Plan(PlanCommand::Lock(args)) => {
+            let settings = Settings::from_process_env(&overrides(&args.config, None))?;
+            let request = commands::lock::LockRequest {
+                paths: args.paths,
+                check: args.check,
+            };
+            commands::lock::run(&request, &settings, out)
+        }
         Command::Plan(PlanCommand::Estimate(args)) => {
             let settings = Settings::from_process_env(&overrides(&args.config, None))?;
             let json = args.format == cli::EstimateFormat::Json;
@@ -111,7 +124,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
 }
 
 fn plan_check(args: cli::CheckArgs, color: bool, out: &mut dyn Write) -> Result<u8, Error> {
-    let settings = Settings::from_process_env(&overrides(&args.config, None))?;
+    let settings = Settings::from_process_env(&overrides(&args.config, args.db.clone()))?;
     let format = match args.format {
         CheckFormat::Human => OutputFormat::Human,
         CheckFormat::Json => OutputFormat::Json,
@@ -123,6 +136,8 @@ fn plan_check(args: cli::CheckArgs, color: bool, out: &mut dyn Write) -> Result<
         format,
         params: args.params,
         color: format == OutputFormat::Human && color,
+        db: args.db,
+        schema_snapshot: args.schema_snapshot,
     };
     commands::check::run(&request, &settings, out)
 }

@@ -24,6 +24,7 @@ mod dispatch;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod lock;
 pub mod mcp;
 pub mod output;
 pub mod params;

@@ -19,6 +19,7 @@ use crate::document::{Document, Syntax, escape_pointer};
 pub enum Kind {
     Plan,
     Config,
+    Lock,
 }
 
 impl Kind {
@@ -27,6 +28,7 @@ impl Kind {
         match self {
             Self::Plan => "plan.schema.json",
             Self::Config => "config.schema.json",
+            Self::Lock => "lock.schema.json",
         }
     }
 
@@ -34,6 +36,7 @@ impl Kind {
         match self {
             Self::Plan => "plan",
             Self::Config => "configuration",
+            Self::Lock => "lock file",
         }
     }
 }

@@ -235,6 +235,7 @@ fn load_config(path: &Path) -> Result<InstanceConfig, Error> {
     };
     rebase(&mut config.analytics.database);
     rebase(&mut config.analytics.extracts);
+    rebase(&mut config.analytics.schema_snapshot);
     rebase(&mut config.bigquery.local_warehouse);
     rebase(&mut config.bigquery.credentials);
     Ok(config)

@@ -1,4 +1,5 @@
 //! `da plan check`: validate many plan files in parallel and render every diagnostic.
+//! Plans with a lock file (`da plan lock`) also have their final step bound offline.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -10,7 +11,9 @@ use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::diagnostic::{Diagnostic, FileReport};
 use crate::document::Syntax;
 use crate::error::{Error, exit};
+use crate::lock::bind::CatalogSource;
 use crate::plan::{self, LoadFailure};
+use crate::runner;
 use crate::settings::Settings;
 use crate::validate::{Context, diagnostics};
 
@@ -21,15 +24,29 @@ pub struct CheckRequest {
     pub format: OutputFormat,
     pub params: Vec<(String, String)>,
     pub color: bool,
+    /// `--db`: plans with a lock file are bound against this analytics database.
+    pub db: Option<PathBuf>,
+    /// `--schema-snapshot`: ... or against this `da schema snapshot` file.
+    pub schema_snapshot: Option<PathBuf>,
 }
 
 /// Check every plan; returns the exit code (0 all valid, 1 any invalid, 2 unreadable).
 pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
     let files = expand(&req.paths)?;
     let ctx = settings.context(&req.params, !req.params.is_empty());
+    let catalog = catalog(req, settings)?;
     let results: Vec<(FileReport, bool)> = files
         .par_iter()
-        .map(|path| check_file(path, &ctx))
+        .map(|path| {
+            let (mut report, unreadable) = check_file(path, &ctx);
+            // A plan with a lock file is also bound, once it is valid on its own.
+            if report.ok() && !unreadable {
+                let bound = crate::lock::bind::check_path(path, &ctx, &catalog);
+                report.diagnostics.extend(bound);
+                report.diagnostics.sort_by_key(|d| (d.line, d.column));
+            }
+            (report, unreadable)
+        })
         .collect();
     let unreadable = results.iter().any(|(_, unreadable)| *unreadable);
     let reports: Vec<FileReport> = results.into_iter().map(|(r, _)| r).collect();
@@ -51,6 +68,27 @@ pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Resu
     } else {
         exit::FAILED
     })
+}
+
+/// What locked plans are bound against: a snapshot given by flag, the database given by
+/// flag, a snapshot from the config, the database from the config, in that order.
+fn catalog(req: &CheckRequest, settings: &Settings) -> Result<CatalogSource, Error> {
+    let snapshot = match (&req.schema_snapshot, &req.db) {
+        (Some(file), _) => Some(file.clone()),
+        (None, Some(_)) => None,
+        (None, None) => settings.config.analytics.schema_snapshot.clone(),
+    };
+    let Some(file) = snapshot else {
+        return Ok(CatalogSource::database(runner::engine_options(settings)));
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
+    let snapshot = serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a schema snapshot (written by `da schema snapshot`): {e}",
+            file.display()
+        ))
+    })?;
+    Ok(CatalogSource::Snapshot(snapshot))
 }
 
 /// Check one file. The flag is true when the file could not be read.
@@ -76,7 +114,7 @@ pub fn check_file(path: &Path, ctx: &Context<'_>) -> (FileReport, bool) {
 }
 
 /// Turn files, folders and glob patterns into a sorted list of plan files.
-fn expand(paths: &[String]) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn expand(paths: &[String]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for arg in paths {
         let path = Path::new(arg);

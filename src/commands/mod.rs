@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod check;
 pub mod completions;
 pub mod estimate;
+pub mod lock;
 pub mod mcp;
 pub mod query;
 pub mod run;

@@ -155,6 +155,48 @@ pub const ALL: &[Code] = &[
         Severity::Error,
         "needs bigquery.allowed_datasets in a config (tests/it/plan_check.rs policy tests)",
     ),
+    // Binding the final step offline against a lock file (`lock::bind`): they need a
+    // `PLAN.lock` and a catalog (the analytics database or a schema snapshot).
+    elsewhere(
+        "unknown_column",
+        Severity::Error,
+        "a lock file and a catalog (tests/it/lock.rs, tests/fixtures/lock/)",
+    ),
+    elsewhere(
+        "unknown_table",
+        Severity::Error,
+        "a lock file and a catalog (tests/it/lock.rs, tests/fixtures/lock/)",
+    ),
+    elsewhere(
+        "unknown_function",
+        Severity::Error,
+        "a lock file and a catalog (tests/it/lock.rs)",
+    ),
+    elsewhere(
+        "type_mismatch",
+        Severity::Error,
+        "a lock file and a catalog (tests/it/lock.rs)",
+    ),
+    elsewhere(
+        "bind_error",
+        Severity::Error,
+        "any other binder error DuckDB reports (lock::bind unit tests)",
+    ),
+    elsewhere(
+        "stale_lock",
+        Severity::Error,
+        "a lock file whose SQL hash no longer matches (tests/it/lock.rs)",
+    ),
+    elsewhere(
+        "invalid_lock",
+        Severity::Error,
+        "a lock file that does not parse (tests/it/lock.rs)",
+    ),
+    elsewhere(
+        "catalog_unavailable",
+        Severity::Error,
+        "a lock file but no readable analytics database (tests/it/lock.rs)",
+    ),
 ];
 
 /// The registry entry of a code.

@@ -33,6 +33,21 @@ pub struct Diagnostic {
     pub pointer: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// What the plan could name instead (binding diagnostics): every alias and the tables
+    /// the final step reads, with their columns, so a generator can repair the plan
+    /// without another call. Left out of JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub available: Vec<Available>,
+}
+
+/// A relation the final step can read, and its columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Available {
+    /// The alias or table name, as the final step would write it.
+    pub relation: String,
+    /// `alias`, `table` or `view`.
+    pub kind: String,
+    pub columns: Vec<String>,
 }
 
 impl Diagnostic {
@@ -49,6 +64,7 @@ impl Diagnostic {
             column: None,
             pointer: String::new(),
             hint: None,
+            available: Vec::new(),
         }
     }
 
@@ -75,6 +91,12 @@ impl Diagnostic {
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn available(mut self, available: Vec<Available>) -> Self {
+        self.available = available;
         self
     }
 

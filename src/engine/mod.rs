@@ -14,6 +14,7 @@
 
 mod attach;
 mod catalog;
+pub mod snapshot;
 mod tables;
 mod types;
 

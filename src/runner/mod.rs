@@ -142,6 +142,9 @@ pub struct AliasEstimate {
     pub usd: Option<f64>,
     /// The result's columns and their types.
     pub columns: Vec<(String, String)>,
+    /// The result's schema (BigQuery types in each field's metadata), for `da plan lock`.
+    #[serde(skip)]
+    pub schema: Option<arrow::datatypes::SchemaRef>,
 }
 
 /// Dry-run every alias of a checked plan: bytes, dollars and result columns, with no
@@ -173,6 +176,7 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
                 alias,
                 bytes: e.bytes_processed,
                 count_bytes: e.count_bytes,
+                schema: e.schema,
             })
             .collect();
     let total_bytes = aliases

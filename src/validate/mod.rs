@@ -19,6 +19,7 @@ use crate::params::{self, ParamValue, Params};
 use crate::plan::LoadedPlan;
 use crate::plan::model::{FileFormat, Plan};
 pub use checked::{CheckedAlias, CheckedOutput, CheckedPlan, FinalStep};
+pub use origin::sql_position;
 use origin::{SqlOrigin, find_token};
 use sql::{BigQueryPolicy, SqlProblem, analyze, strip_one_semicolon};
 

@@ -75,3 +75,9 @@ impl SqlOrigin {
         if at.line > end.line { end } else { at }
     }
 }
+
+/// Where `line:column` of the SQL text at `pointer` (`/sql`, `/register_bq/x/sql`) is in
+/// the plan file: for errors other tools (DuckDB's binder) report inside that text.
+pub fn sql_position(doc: &Document, pointer: &str, line: usize, column: usize) -> LineCol {
+    SqlOrigin::new(doc, pointer).map(doc, line, column)
+}

@@ -14,6 +14,7 @@ mod engine;
 mod final_step;
 mod hardening;
 mod local_codecs;
+mod lock;
 mod mcp;
 mod outputs;
 mod param_binding;

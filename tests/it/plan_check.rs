@@ -224,6 +224,7 @@ fn the_committed_schemas_are_current() {
     for (which, file) in [
         ("plan", "schemas/plan.schema.json"),
         ("config", "schemas/config.schema.json"),
+        ("lock", "schemas/lock.schema.json"),
     ] {
         let out = da(&["schema", which]);
         assert_eq!(code(&out), 0);
