@@ -41,7 +41,7 @@ pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Resu
             let (mut report, unreadable) = check_file(path, &ctx);
             // A plan with a lock file is also bound, once it is valid on its own.
             if report.ok() && !unreadable {
-                let bound = crate::lock::bind::check_path(path, &ctx, &catalog);
+                let bound = crate::lock::bind::check_path(path, &ctx, catalog.as_ref());
                 report.diagnostics.extend(bound);
                 report.diagnostics.sort_by_key(|d| (d.line, d.column));
             }
@@ -71,15 +71,21 @@ pub fn run(req: &CheckRequest, settings: &Settings, out: &mut dyn Write) -> Resu
 }
 
 /// What locked plans are bound against: a snapshot given by flag, the database given by
-/// flag, a snapshot from the config, the database from the config, in that order.
-fn catalog(req: &CheckRequest, settings: &Settings) -> Result<CatalogSource, Error> {
+/// flag, a snapshot from the config, the database from the config, in that order. `None`
+/// when there is none of them: locks are then only checked for staleness.
+fn catalog(req: &CheckRequest, settings: &Settings) -> Result<Option<CatalogSource>, Error> {
     let snapshot = match (&req.schema_snapshot, &req.db) {
         (Some(file), _) => Some(file.clone()),
         (None, Some(_)) => None,
         (None, None) => settings.config.analytics.schema_snapshot.clone(),
     };
     let Some(file) = snapshot else {
-        return Ok(CatalogSource::database(runner::engine_options(settings)));
+        if settings.config.analytics.database.is_none() {
+            return Ok(None);
+        }
+        return Ok(Some(CatalogSource::database(runner::engine_options(
+            settings,
+        ))));
     };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
     let snapshot = serde_json::from_str(&text).map_err(|e| {
@@ -88,7 +94,7 @@ fn catalog(req: &CheckRequest, settings: &Settings) -> Result<CatalogSource, Err
             file.display()
         ))
     })?;
-    Ok(CatalogSource::Snapshot(snapshot))
+    Ok(Some(CatalogSource::Snapshot(snapshot)))
 }
 
 /// Check one file. The flag is true when the file could not be read.

@@ -72,7 +72,12 @@ const RELOCK: &str =
 
 /// The binding diagnostics of the plan at `path`, when it has a lock file (none without).
 /// The plan is rendered with its default parameters, as `da plan lock` rendered it.
-pub fn check_path(path: &Path, ctx: &Context<'_>, catalog: &CatalogSource) -> Vec<Diagnostic> {
+/// Without a catalog (none configured) only the lock's freshness is checked.
+pub fn check_path(
+    path: &Path,
+    ctx: &Context<'_>,
+    catalog: Option<&CatalogSource>,
+) -> Vec<Diagnostic> {
     let lock_path = Lock::path_for(path);
     let lock = match Lock::read(&lock_path) {
         Ok(Some(lock)) => lock,
@@ -103,13 +108,16 @@ pub fn check(
     doc: &Document,
     checked: &CheckedPlan,
     lock: &Lock,
-    catalog: &CatalogSource,
+    catalog: Option<&CatalogSource>,
 ) -> Vec<Diagnostic> {
     let stale = stale(doc, checked, lock);
     if !stale.is_empty() {
         return stale;
     }
-    bind(doc, checked, lock, catalog).into_iter().collect()
+    catalog
+        .and_then(|catalog| bind(doc, checked, lock, catalog))
+        .into_iter()
+        .collect()
 }
 
 fn stale(doc: &Document, checked: &CheckedPlan, lock: &Lock) -> Vec<Diagnostic> {

@@ -323,3 +323,45 @@ fn the_repository_plans_are_locked_and_the_snapshot_is_current() {
         "regenerate examples/analytics.schema.json"
     );
 }
+
+/// `plan lock` against BigQuery (the loopback test server, through the real client) keeps
+/// the dry run's BigQuery field types, only dry runs are sent, and the lock it writes is
+/// the one the local backend writes for the same plan: either can be committed.
+#[test]
+fn a_lock_from_bigquery_dry_runs_bills_nothing_and_matches_the_local_one() {
+    use crate::bq_server::{BqServer, Faults};
+    let ws = Workspace::new();
+    let dir = ws.dir.path();
+    std::fs::write(
+        ws.path("bq.yaml"),
+        "bigquery: {backend: bigquery, project: acme-prod}\nanalytics: {database: analytics.duckdb}\n",
+    )
+    .unwrap();
+    ws.plan("plan.yaml", PLAN);
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = crate::common::da_cmd(dir)
+        .args(["plan", "lock", "plan.yaml", "--config", "bq.yaml"])
+        .env("BIGQUERY_EMULATOR_HOST", server.host())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let seen = server.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|s| s.body["dryRun"] == true),
+        "a billed job started"
+    );
+    let from_bigquery = std::fs::read_to_string(ws.path("plan.yaml.lock")).unwrap();
+    let local = da_in(
+        dir,
+        &[
+            "plan",
+            "lock",
+            "plan.yaml",
+            "--check",
+            "--config",
+            "instance.yaml",
+        ],
+    );
+    assert_eq!(code(&local), 0, "{from_bigquery}\n{}", stdout(&local));
+}

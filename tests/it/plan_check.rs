@@ -40,6 +40,33 @@ fn the_shipped_plans_and_examples_are_valid() {
     assert!(stdout(&out).contains("0 invalid"), "{}", stdout(&out));
 }
 
+/// The repository's own plans have lock files, and their final steps bind against the
+/// locked alias shapes and the committed snapshot of the demo analytics database: what CI
+/// machines (no database, no server, no credentials) can check.
+#[test]
+fn the_shipped_plans_bind_against_their_locks_and_the_snapshot() {
+    for plan in ["plans/traffic.yaml", "plans/traffic.toml", "examples/traffic.yaml"] {
+        assert!(
+            root().join(format!("{plan}.lock")).is_file(),
+            "{plan} has no lock file"
+        );
+    }
+    let out = da(&[
+        "plan",
+        "check",
+        "plans/",
+        "examples/traffic.yaml",
+        "--schema-snapshot",
+        "examples/analytics.schema.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    // And the lock files are current: `da plan lock --check` would say so too.
+    let stale = stdout(&out).contains("stale_lock");
+    assert!(!stale, "{}", stdout(&out));
+}
+
 /// Every code a plan file alone can produce has a bad fixture named after it, and every
 /// fixture is named after a registered code: a new rule cannot land untested, and a
 /// fixture cannot silently test nothing.
