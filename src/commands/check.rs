@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::diagnostic::{Diagnostic, FileReport};
 use crate::document::Syntax;
+use crate::engine::catalog::Snapshot;
 use crate::error::{Error, exit};
 use crate::lock::bind::CatalogSource;
 use crate::plan::{self, LoadFailure};
@@ -88,12 +89,18 @@ fn catalog(req: &CheckRequest, settings: &Settings) -> Result<Option<CatalogSour
         ))));
     };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
-    let snapshot = serde_json::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
-            "{} is not a schema snapshot (written by `da schema snapshot`): {e}",
-            file.display()
-        ))
-    })?;
+    let snapshot: Snapshot = serde_json::from_str(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|s: Snapshot| match s.version {
+            1 => Ok(s),
+            v => Err(format!("version {v} is not supported (only 1)")),
+        })
+        .map_err(|e| {
+            Error::Usage(format!(
+                "{} is not a schema snapshot (written by `da schema snapshot`): {e}",
+                file.display()
+            ))
+        })?;
     Ok(Some(CatalogSource::Snapshot(snapshot)))
 }
 
