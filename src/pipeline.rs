@@ -144,6 +144,7 @@ pub fn run(
     // From here on the engine's warnings (extracts, re-attach) travel with any failure.
     let warnings = engine.warnings.clone();
     let on_engine = || -> Result<RunOutcome, RunError> {
+        refuse_shadowing(&engine, plan)?;
         bind(&engine, plan, &estimated)?;
         let prechecked = precheck(estimated, source, &pool, events);
         deadline.check("prechecks")?;
@@ -264,6 +265,27 @@ fn within_budget(
     .detail("max_bytes", budget.max_bytes)
     .detail("max_usd", budget.max_usd)
     .hint("run `da plan estimate` to see each alias's share, then filter on partition or cluster columns, select fewer columns, or raise the plan's budget within the instance's"))
+}
+
+/// Phase 2a: no alias silently hides a table or view of the analytics database or an
+/// extract (DuckDB would resolve the name to the alias): the alias must say `shadow: true`.
+fn refuse_shadowing(engine: &SealedEngine, plan: &CheckedPlan) -> Result<(), RunError> {
+    let tables = engine.catalog_tables()?;
+    for alias in plan.aliases().iter().filter(|a| !a.shadow()) {
+        let hidden = tables
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(alias.name()));
+        if let Some((_, table)) = hidden {
+            return Err(RunError::new(
+                ErrorType::QueryError,
+                format!("alias `{}` has the name of the analytics table `{table}`, which it would hide in the final step", alias.name()),
+            )
+            .detail("alias", alias.name())
+            .detail("table", table.as_str())
+            .hint("rename the alias, or set `shadow: true` on it if it is meant to replace the table"));
+        }
+    }
+    Ok(())
 }
 
 /// Phase 2: the final step bound against empty tables of the aliases' estimated shapes,

@@ -291,6 +291,12 @@ impl SealedEngine {
         tables::create(&self.conn, alias, schema)
     }
 
+    /// Every table and view of the analytics database and the extracts, as
+    /// `(name, database.schema.name)`.
+    pub fn catalog_tables(&self) -> Result<Vec<(String, String)>, RunError> {
+        tables::catalog(&self.conn)
+    }
+
     /// Append an alias's data to the table `create_alias_table` made with the same schema.
     pub fn append_alias(
         &self,

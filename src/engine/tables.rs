@@ -11,6 +11,28 @@ use duckdb::Connection;
 use super::{query_error, types};
 use crate::error::{ErrorType, RunError};
 
+/// Every table and view of the analytics database and the attached extracts, as
+/// `(name, database.schema.name)`: what an alias's temporary table could hide.
+pub(super) fn catalog(conn: &Connection) -> Result<Vec<(String, String)>, RunError> {
+    const SQL: &str = "
+        SELECT database_name, schema_name, table_name FROM duckdb_tables()
+        WHERE NOT temporary AND database_name NOT IN ('system', 'temp')
+        UNION ALL
+        SELECT database_name, schema_name, view_name FROM duckdb_views()
+        WHERE NOT internal AND NOT temporary AND database_name NOT IN ('system', 'temp')
+        ORDER BY ALL";
+    let read = || -> duckdb::Result<Vec<(String, String)>> {
+        let mut stmt = conn.prepare(SQL)?;
+        let rows = stmt.query_map([], |row| {
+            let (db, schema, name): (String, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            Ok((name.clone(), format!("{db}.{schema}.{name}")))
+        })?;
+        rows.collect()
+    };
+    read().map_err(|e| query_error("cannot list the analytics tables", &e))
+}
+
 /// Create the (empty) table for `alias`, replacing one of that name.
 pub(super) fn create(conn: &Connection, alias: &str, schema: &SchemaRef) -> Result<(), RunError> {
     let (schema, _) =

@@ -132,6 +132,11 @@ pub struct AliasDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_bytes_billed: Option<u64>,
+    /// Let this alias hide a table or view of the same name in the analytics database or
+    /// an extract. Without it such a run is refused: a silent swap changes what the final
+    /// step means.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 impl AliasSpec {
@@ -148,6 +153,11 @@ impl AliasSpec {
             Self::Sql(_) => "",
             Self::Full(_) => "/sql",
         }
+    }
+
+    /// Whether the alias may hide an analytics table of its name (`shadow: true`).
+    pub fn shadow(&self) -> bool {
+        matches!(self, Self::Full(detail) if detail.shadow)
     }
 
     pub fn max_rows(&self) -> Option<u64> {

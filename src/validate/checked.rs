@@ -20,6 +20,7 @@ pub struct CheckedAlias {
     pub(super) max_rows: u64,
     pub(super) max_memory_mb: u64,
     pub(super) max_bytes_billed: u64,
+    pub(super) shadow: bool,
 }
 
 impl CheckedAlias {
@@ -51,6 +52,11 @@ impl CheckedAlias {
     /// Cap on the bytes any one of its BigQuery jobs may bill (instance, plan, alias).
     pub fn max_bytes_billed(&self) -> u64 {
         self.max_bytes_billed
+    }
+
+    /// The plan lets it hide an analytics table of the same name (`shadow: true`).
+    pub fn shadow(&self) -> bool {
+        self.shadow
     }
 }
 

@@ -233,6 +233,7 @@ impl Validator<'_> {
                     max_rows,
                     max_memory_mb,
                     max_bytes_billed,
+                    shadow: spec.shadow(),
                 });
             }
         }

@@ -235,3 +235,39 @@ async fn a_request_that_timed_out_gives_back_its_slot() {
     assert_eq!(last.0, 200, "{}", last.1);
     assert_eq!(last.1["rows"], json!([[1]]));
 }
+
+/// Guards against an alias silently replacing an analytics table in the final step: an
+/// alias named like one is refused unless it says `shadow: true`, and then it is what the
+/// final step reads.
+#[test]
+fn an_alias_that_hides_an_analytics_table_needs_shadow_true() {
+    let ws = Workspace::new();
+    let plan = |shadow: &str| {
+        format!(
+            "version: 1\nname: s\nregister_bq:\n  orders:\n    sql: SELECT count(*) AS c FROM `acme-prod.analytics.web`\n{shadow}sql: SELECT count(*) AS n FROM orders\noutputs: [{{path: n.json}}]\n"
+        )
+    };
+    ws.plan("refused.yaml", &plan(""));
+    let out = ws.run("refused.yaml", &["--quiet"]);
+    let err = crate::common::stderr(&out);
+    assert_ne!(crate::common::code(&out), 0, "{err}");
+    assert!(
+        err.contains("error[query_error]")
+            && err.contains("alias `orders`")
+            && err.contains("analytics.main.orders"),
+        "{err}"
+    );
+
+    ws.plan("allowed.yaml", &plan("    shadow: true\n"));
+    let out = ws.run("allowed.yaml", &["--quiet"]);
+    assert_eq!(
+        crate::common::code(&out),
+        0,
+        "{}",
+        crate::common::stderr(&out)
+    );
+    let counted: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("n.json")).unwrap()).unwrap();
+    // The alias's one row, not the orders table's rows.
+    assert_eq!(counted[0]["n"], 1, "{counted}");
+}
