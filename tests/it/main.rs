@@ -11,6 +11,7 @@ mod demo;
 mod engine;
 mod final_step;
 mod local_codecs;
+mod output_paths;
 mod outputs;
 mod param_binding;
 mod plan_check;
