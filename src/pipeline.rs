@@ -89,6 +89,8 @@ pub struct RunOptions<'a> {
     pub output_dir: Option<&'a Path>,
     /// Write the plan's outputs (false for plans sent over HTTP).
     pub write_outputs: bool,
+    /// Inputs outputs may never replace or write into (besides the plan itself).
+    pub protected: Vec<output::guard::Protected>,
     /// The run's time budget and cancel flag, shared with the alias source.
     pub deadline: Deadline,
     /// US dollars per TiB billed, for the budget's `max_usd`.
@@ -133,6 +135,8 @@ pub fn run(
     events: Events<'_>,
 ) -> Result<RunOutcome, RunError> {
     let deadline = &opts.deadline;
+    // Where the outputs go is settled before anything is billed.
+    let targets = output_targets(plan, opts)?;
     let pool = alias_pool(opts.concurrency)?;
     let estimated = estimate(plan, source, &pool);
     deadline.check("dry runs")?;
@@ -152,7 +156,7 @@ pub fn run(
         deadline.check("fetch")?;
         let aliases = register(&engine, fetched?, events)?;
         deadline.check("registration")?;
-        let (result, outputs, final_ms) = final_step(&engine, plan, opts, events)?;
+        let (result, outputs, final_ms) = final_step(&engine, plan, &targets, opts, events)?;
         Ok(RunOutcome {
             backend: source.label(),
             aliases,
@@ -488,26 +492,17 @@ fn register(
 fn final_step(
     engine: &SealedEngine,
     plan: &CheckedPlan,
+    targets: &[OutputTarget],
     opts: &RunOptions<'_>,
     events: Events<'_>,
 ) -> Result<(QueryResult, Vec<WrittenFile>, u64), RunError> {
     let deadline = &opts.deadline;
     events(Event::FinalStarted);
     let t = Instant::now();
-    let outputs: Vec<(PathBuf, output::Format)> = if opts.write_outputs {
-        plan.outputs()
-            .iter()
-            .map(|out| {
-                let path = match opts.output_dir {
-                    Some(dir) => dir.join(out.relative()),
-                    None => out.path().to_owned(),
-                };
-                (path, out.format())
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let outputs: Vec<(PathBuf, output::Format)> = targets
+        .iter()
+        .map(|o| (o.write.clone(), o.format))
+        .collect();
     let mut sink = ResultSink {
         display: Collect::new(plan.limits().max_result_rows),
         outputs: &outputs,
@@ -522,10 +517,14 @@ fn final_step(
             _ => e,
         })?;
     deadline.check("the final query")?;
-    let written = match sink.files {
+    let mut written = match sink.files {
         Some(files) => files.finish().map_err(|e| output_error(&outputs, &e))?,
         None => Vec::new(),
     };
+    // Reported as the plan (or --output-dir) spells them, not as resolved on disk.
+    for (w, target) in written.iter_mut().zip(targets) {
+        w.path.clone_from(&target.shown);
+    }
     let result = sink.display.into_result();
     events(Event::FinalDone {
         rows: result.rows,
@@ -539,6 +538,54 @@ fn final_step(
         });
     }
     Ok((result, written, elapsed_ms(t)))
+}
+
+/// One output: the resolved path written to, the path as shown, its format.
+struct OutputTarget {
+    write: PathBuf,
+    shown: PathBuf,
+    format: output::Format,
+}
+
+/// Phase 0: each output's place on disk, refused when it leaves its folder (the plan's, or
+/// `--output-dir`) through a symbolic link, is a link itself, or would replace an input:
+/// the plan, its config, the analytics database, extracts, the local warehouse.
+fn output_targets(
+    plan: &CheckedPlan,
+    opts: &RunOptions<'_>,
+) -> Result<Vec<OutputTarget>, RunError> {
+    if !opts.write_outputs {
+        return Ok(Vec::new());
+    }
+    let root = match (opts.output_dir, plan.path().parent()) {
+        (Some(dir), _) => dir,
+        (None, Some(dir)) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut protected = opts.protected.clone();
+    protected.push(output::guard::Protected::new(
+        plan.path(),
+        "the plan itself",
+    ));
+    plan.outputs()
+        .iter()
+        .map(|out| {
+            let shown = match opts.output_dir {
+                Some(dir) => dir.join(out.relative()),
+                None => out.path().to_owned(),
+            };
+            let write = output::guard::prepare(root, out.relative(), &protected).map_err(|e| {
+                RunError::new(ErrorType::QueryError, format!("cannot write the outputs: {e}"))
+                    .detail("path", shown.display().to_string())
+                    .hint("write each output to its own file inside the plan's folder (or --output-dir), through no symbolic link; nothing was run")
+            })?;
+            Ok(OutputTarget {
+                write,
+                shown,
+                format: out.format(),
+            })
+        })
+        .collect()
 }
 
 /// The final step's batches: into the output files (all of them), and the first rows into

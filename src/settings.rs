@@ -12,6 +12,7 @@ use crate::config::{self, Backend, InstanceConfig, Limits};
 use crate::diagnostic::FileReport;
 use crate::document::Syntax;
 use crate::error::{BqErrorKind, Error, RunError};
+use crate::output::guard::Protected;
 use crate::schema;
 use crate::validate::Context;
 use crate::validate::sql::BigQueryPolicy;
@@ -142,7 +143,34 @@ impl Settings {
             bigquery: self.bigquery_policy(),
             given_params,
             require_params,
+            protected: self.protected_paths(),
         }
+    }
+
+    /// The inputs outputs may never replace or write into: the configuration, the
+    /// analytics database (and its write-ahead log), extracts, the local warehouse.
+    pub fn protected_paths(&self) -> Vec<Protected> {
+        let a = &self.config.analytics;
+        let mut wal = a.database.clone().map(PathBuf::into_os_string);
+        if let Some(w) = &mut wal {
+            w.push(".wal");
+        }
+        [
+            (self.config_path.clone(), "the configuration"),
+            (a.database.clone(), "the analytics database"),
+            (
+                wal.map(PathBuf::from),
+                "the analytics database's write-ahead log",
+            ),
+            (a.extracts.clone(), "the extracts folder"),
+            (
+                self.config.bigquery.local_warehouse.clone(),
+                "the local warehouse",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(path, what)| path.map(|p| Protected::new(p, what)))
+        .collect()
     }
 
     pub fn bigquery_policy(&self) -> BigQueryPolicy {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::diagnostic::{Diagnostic, FileReport};
 use crate::document::Syntax;
-use crate::engine::catalog::Snapshot;
+use crate::engine::snapshot::Snapshot;
 use crate::error::{Error, exit};
 use crate::lock::bind::CatalogSource;
 use crate::plan::{self, LoadFailure};

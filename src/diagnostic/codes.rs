@@ -105,6 +105,7 @@ pub const ALL: &[Code] = &[
     plan("reserved_alias"),
     plan("limit_loosened"),
     plan("output_path_escapes"),
+    plan("output_overwrites_input"),
     plan("unknown_output_format"),
     plan("duplicate_output"),
     plan("invalid_param_name"),

@@ -12,6 +12,7 @@
 
 mod atomic;
 mod csv;
+pub mod guard;
 mod json;
 mod parquet;
 mod stream;

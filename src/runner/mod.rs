@@ -105,6 +105,7 @@ pub fn run_checked(
         concurrency: settings.config.bigquery.max_concurrency.unwrap_or(8) as usize,
         output_dir: spec.output_dir,
         write_outputs: spec.write_outputs,
+        protected: settings.protected_paths(),
         deadline,
         price_per_tib: settings.price_per_tib(),
     };

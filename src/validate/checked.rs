@@ -105,6 +105,8 @@ impl CheckedOutput {
 /// A plan that passed every check. Only `validate` constructs one.
 #[derive(Debug, Clone)]
 pub struct CheckedPlan {
+    /// The plan file (a name only, for plans that came over HTTP).
+    pub(super) path: PathBuf,
     pub(super) name: String,
     pub(super) aliases: Vec<CheckedAlias>,
     pub(super) final_step: FinalStep,
@@ -116,6 +118,11 @@ pub struct CheckedPlan {
 }
 
 impl CheckedPlan {
+    /// The plan file; outputs never replace it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

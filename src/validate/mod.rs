@@ -15,6 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::dialect::{SqlDialect, is_identifier};
 use crate::document::{Document, LineCol, escape_pointer};
 use crate::output::Format;
+use crate::output::guard::{self, Protected};
 use crate::params::{self, ParamValue, Params};
 use crate::plan::LoadedPlan;
 use crate::plan::model::{FileFormat, Plan};
@@ -56,6 +57,8 @@ pub struct Context<'a> {
     pub given_params: &'a [(String, String)],
     /// Missing required parameters are errors (runs), or get placeholders (offline checks).
     pub require_params: bool,
+    /// Files and folders outputs may not replace or write into (config, database, ...).
+    pub protected: Vec<Protected>,
 }
 
 /// Every diagnostic of a plan: its errors when it is invalid, else its warnings.
@@ -88,12 +91,13 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
         )
         .unwrap_or_default();
     v.unused_aliases(&aliases, &tables);
-    let outputs = v.outputs(plan, loaded.base_dir());
+    let outputs = v.outputs(plan, loaded, &ctx.protected);
     let diags = v.diags;
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
     Ok(CheckedPlan {
+        path: loaded.path().to_owned(),
         name: plan.name.clone(),
         aliases,
         final_step: FinalStep {
@@ -387,7 +391,15 @@ impl Validator<'_> {
         }
     }
 
-    fn outputs(&mut self, plan: &Plan, base: &Path) -> Vec<CheckedOutput> {
+    fn outputs(
+        &mut self,
+        plan: &Plan,
+        loaded: &LoadedPlan,
+        protected: &[Protected],
+    ) -> Vec<CheckedOutput> {
+        let base = loaded.base_dir();
+        let mut protected = protected.to_vec();
+        protected.push(Protected::new(loaded.path(), "the plan itself"));
         let mut out: Vec<CheckedOutput> = Vec::new();
         for (i, spec) in plan.outputs.iter().enumerate() {
             let pointer = format!("/outputs/{i}/path");
@@ -429,6 +441,18 @@ impl Validator<'_> {
                     )
                     .pointer(pointer)
                     .hint("each output path may appear once"),
+                    at,
+                );
+                continue;
+            }
+            if let Some(input) = guard::overwrites(&path, &protected) {
+                self.push_at(
+                    Diagnostic::error(
+                        "output_overwrites_input",
+                        format!("output `{}` would overwrite {}", spec.path, input.what),
+                    )
+                    .pointer(pointer)
+                    .hint("write outputs to their own file, e.g. under `out/`"),
                     at,
                 );
                 continue;

@@ -16,6 +16,7 @@ mod hardening;
 mod local_codecs;
 mod lock;
 mod mcp;
+mod output_paths;
 mod outputs;
 mod param_binding;
 mod plan_check;
