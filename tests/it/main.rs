@@ -7,6 +7,7 @@
 mod bigquery;
 mod bq_server;
 mod common;
+mod dataset_policy;
 mod demo;
 mod engine;
 mod final_step;
