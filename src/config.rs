@@ -182,7 +182,8 @@ pub struct BigQueryConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// When non-empty, every table an alias reads must be in one of these
-    /// (`dataset` in the default project, or `project.dataset`).
+    /// (`dataset` in the default project, or `project.dataset`), as the plan check reads
+    /// the SQL and as BigQuery's dry run reports it (so `dry_run` must stay on).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_datasets: Vec<String>,
     /// A service-account key or gcloud credentials file (else GOOGLE_APPLICATION_CREDENTIALS,

@@ -60,6 +60,9 @@ pub enum BqErrorKind {
     ResponseTooLarge,
     /// A job would bill more than its `max_bytes_billed` cap; BigQuery refused to run it.
     BytesBilledLimit,
+    /// BigQuery's dry run says the query reads a table outside `bigquery.allowed_datasets`
+    /// (a view, a function, or SQL our parser read differently); nothing was billed.
+    DatasetNotAllowed,
     /// BigQuery failed, answered nonsense, or could not be reached.
     Upstream,
 }
@@ -74,6 +77,7 @@ impl BqErrorKind {
             Self::BadRequest => "bad_request",
             Self::ResponseTooLarge => "response_too_large",
             Self::BytesBilledLimit => "bytes_billed_limit",
+            Self::DatasetNotAllowed => "dataset_not_allowed",
             Self::Upstream => "upstream_error",
         }
     }

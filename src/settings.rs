@@ -85,6 +85,11 @@ impl Settings {
                 "budget needs dry runs to be enforced, but bigquery.dry_run is false: remove the budget or turn dry runs back on".to_owned(),
             ));
         }
+        if !config.bigquery.allowed_datasets.is_empty() && config.bigquery.dry_run == Some(false) {
+            return Err(Error::Usage(
+                "bigquery.allowed_datasets is enforced on the tables BigQuery's dry run reports, but bigquery.dry_run is false: remove the list or turn dry runs back on".to_owned(),
+            ));
+        }
         if let Some(db) = &overrides.database {
             config.analytics.database = Some(db.clone());
         }

@@ -8,6 +8,7 @@
 pub mod arrow;
 mod credentials;
 mod errors;
+mod policy;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub struct BigQueryOptions {
     /// How to authenticate, found by `Credentials::discover`.
     pub credentials: Credentials,
     pub dry_run: bool,
+    /// When it lists datasets, the alias query's dry run is a jobs.insert dry run and every
+    /// table BigQuery says it reads must be in one of them (dry runs are then mandatory).
+    pub policy: crate::validate::sql::BigQueryPolicy,
     /// Labels for every job (plan name, ...); the alias is added per job.
     pub labels: HashMap<String, String>,
     pub page_size: i32,
@@ -368,13 +372,20 @@ impl AliasSource for BigQuerySource {
     }
 
     fn estimate(&self, alias: &CheckedAlias) -> Result<Estimate, RunError> {
-        if !self.opts.dry_run {
+        let policy = !self.opts.policy.allowed_datasets.is_empty();
+        if !self.opts.dry_run && !policy {
             return Ok(Estimate::default());
         }
         run_detached(&self.runtime, async {
             let count_sql = wrap("SELECT COUNT(*) FROM", alias.sql(), "AS _cnt");
             let (query, count) = tokio::try_join!(
-                self.dry_run(alias, alias.sql().to_owned()),
+                async {
+                    if policy {
+                        self.dry_run_within_policy(alias).await
+                    } else {
+                        self.dry_run(alias, alias.sql().to_owned()).await
+                    }
+                },
                 self.dry_run(alias, count_sql),
             )?;
             Ok(Estimate {

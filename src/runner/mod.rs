@@ -282,6 +282,7 @@ fn bigquery_options(
         endpoint: access.endpoint,
         credentials,
         dry_run: bq.dry_run.unwrap_or(true),
+        policy: settings.bigquery_policy(),
         labels,
         page_size: 10_000,
         deadline: deadline.clone(),

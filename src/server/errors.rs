@@ -61,7 +61,8 @@ impl From<Error> for ApiError {
                         BqErrorKind::BadRequest
                         | BqErrorKind::NotFound
                         | BqErrorKind::ResponseTooLarge
-                        | BqErrorKind::BytesBilledLimit => StatusCode::BAD_REQUEST,
+                        | BqErrorKind::BytesBilledLimit
+                        | BqErrorKind::DatasetNotAllowed => StatusCode::BAD_REQUEST,
                         BqErrorKind::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
                         BqErrorKind::AuthFailed
                         | BqErrorKind::Forbidden

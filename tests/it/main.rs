@@ -8,6 +8,7 @@ mod bigquery;
 mod bq_server;
 mod common;
 mod conventions;
+mod dataset_policy;
 mod demo;
 mod docs;
 mod engine;

@@ -55,6 +55,13 @@ pub struct BigQueryPolicy {
     pub allowed_datasets: Vec<String>,
 }
 
+impl BigQueryPolicy {
+    /// Whether a table in `project.dataset` may be read: always when no list is set.
+    pub fn allows(&self, project: &str, dataset: &str) -> bool {
+        self.allowed_datasets.is_empty() || relations::dataset_allowed(self, project, dataset)
+    }
+}
+
 /// One reason a SQL text is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlProblem {

@@ -185,7 +185,7 @@ impl Checker<'_> {
     }
 }
 
-fn dataset_allowed(policy: &BigQueryPolicy, project: &str, dataset: &str) -> bool {
+pub(super) fn dataset_allowed(policy: &BigQueryPolicy, project: &str, dataset: &str) -> bool {
     policy.allowed_datasets.iter().any(|entry| {
         let entry = entry.trim().trim_matches('`');
         match entry.split_once('.') {
