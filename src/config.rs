@@ -206,6 +206,25 @@ pub struct BigQueryConfig {
     /// Folder of the local backend's Parquet warehouse, relative to the config file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_warehouse: Option<PathBuf>,
+    /// How an alias is checked against its row and memory limits before its rows are
+    /// downloaded; a plan (top-level `precheck`) or alias may choose otherwise.
+    /// Default: `count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<PrecheckMode>,
+}
+
+/// How an alias is prechecked before its rows are downloaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecheckMode {
+    /// A `SELECT COUNT(*)` job, then the fetch job: two scans, but an alias over its row
+    /// limit is refused having scanned only what the COUNT needs.
+    #[default]
+    Count,
+    /// The alias query runs once; its row count and schema are read from the finished job
+    /// without downloading a row, and only within the limits are its results paged: one
+    /// scan, but an over-limit alias has billed its whole query.
+    Job,
 }
 
 /// The local analytics database the final step reads.

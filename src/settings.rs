@@ -139,6 +139,7 @@ impl Settings {
                 .max_bytes_billed
                 .unwrap_or(config::DEFAULT_MAX_BYTES_BILLED),
             budget: self.config.budget.unwrap_or_default(),
+            precheck: self.config.bigquery.precheck.unwrap_or_default(),
             bigquery: self.bigquery_policy(),
             given_params,
             require_params,

@@ -38,6 +38,10 @@ pub struct Plan {
     /// What one run of this plan may bill; may only tighten the instance's `budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::config::Budget>,
+    /// How every alias is prechecked (`count` or `job`); overrides `bigquery.precheck`,
+    /// and an alias's own `precheck` overrides this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<crate::config::PrecheckMode>,
 }
 
 /// The type of a parameter; values are parsed and rendered by it.
@@ -132,6 +136,9 @@ pub struct AliasDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_bytes_billed: Option<u64>,
+    /// How this alias is prechecked (`count` or `job`); overrides the plan's `precheck`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<crate::config::PrecheckMode>,
 }
 
 impl AliasSpec {
@@ -168,6 +175,13 @@ impl AliasSpec {
         match self {
             Self::Sql(_) => None,
             Self::Full(detail) => detail.max_bytes_billed,
+        }
+    }
+
+    pub fn precheck(&self) -> Option<crate::config::PrecheckMode> {
+        match self {
+            Self::Sql(_) => None,
+            Self::Full(detail) => detail.precheck,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::bigquery::{BigQueryOptions, BigQuerySource, Credentials, sanitize_label};
 use crate::config::Backend;
+use crate::config::PrecheckMode;
 use crate::deadline::Deadline;
 use crate::engine::{EngineOptions, RemoteAttachPolicy};
 use crate::error::{BqErrorKind, Error, RunError};
@@ -123,8 +124,12 @@ pub struct PlanEstimate {
     /// US dollars per TiB the estimate uses.
     pub price_per_tib: f64,
     pub aliases: Vec<AliasEstimate>,
-    /// Sum over the aliases (`None` when any alias has no estimate).
+    /// Sum over the aliases, each in its precheck mode (`None` when any alias has no
+    /// estimate).
     pub total_bytes: Option<u64>,
+    /// What the plan would bill with every alias in `count` mode, and in `job` mode.
+    pub total_count_mode_bytes: Option<u64>,
+    pub total_job_mode_bytes: Option<u64>,
     pub total_usd: Option<f64>,
     pub budget: crate::config::Budget,
     /// `false` when the total is over the budget (or the budget cannot be checked).
@@ -139,9 +144,53 @@ pub struct AliasEstimate {
     pub bytes: Option<u64>,
     /// Bytes the COUNT precheck scans (bills).
     pub count_bytes: Option<u64>,
+    /// The alias's precheck mode, and what it would bill in it.
+    pub precheck: PrecheckMode,
+    pub billed_bytes: Option<u64>,
     pub usd: Option<f64>,
+    /// What `precheck: count` bills (the COUNT, then the query) and `precheck: job` (the
+    /// query once) when the alias is within its limits.
+    pub count_mode_bytes: Option<u64>,
+    pub job_mode_bytes: Option<u64>,
+    /// The mode that bills less when the alias is within its limits (`job` whenever the
+    /// COUNT scans anything); over its limits, `count` mode bills only the COUNT.
+    pub cheaper: Option<PrecheckMode>,
     /// The result's columns and their types.
     pub columns: Vec<(String, String)>,
+}
+
+/// One alias's estimate in both precheck modes.
+fn alias_estimate(checked: &CheckedPlan, alias: String, e: &Estimate, price: f64) -> AliasEstimate {
+    let mode = checked
+        .aliases()
+        .iter()
+        .find(|a| a.name() == alias)
+        .map_or_else(PrecheckMode::default, CheckedAlias::precheck);
+    let billed_bytes = e.billed_bytes(mode);
+    let count_mode_bytes = e.billed_bytes(PrecheckMode::Count);
+    let job_mode_bytes = e.billed_bytes(PrecheckMode::Job);
+    let cheaper = match (count_mode_bytes, job_mode_bytes) {
+        (Some(c), Some(j)) if j < c => Some(PrecheckMode::Job),
+        (Some(_), Some(_)) => Some(PrecheckMode::Count),
+        _ => None,
+    };
+    AliasEstimate {
+        usd: billed_bytes.map(|b| crate::source::usd(b, price)),
+        columns: e
+            .schema
+            .iter()
+            .flat_map(|s| s.fields().iter())
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect(),
+        alias,
+        bytes: e.bytes_processed,
+        count_bytes: e.count_bytes,
+        precheck: mode,
+        billed_bytes,
+        count_mode_bytes,
+        job_mode_bytes,
+        cheaper,
+    }
 }
 
 /// Dry-run every alias of a checked plan: bytes, dollars and result columns, with no
@@ -162,22 +211,16 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
     let aliases: Vec<AliasEstimate> =
         pipeline::estimate_only(checked, source.as_ref(), concurrency)?
             .into_iter()
-            .map(|(alias, e)| AliasEstimate {
-                usd: e.billed_bytes().map(|b| crate::source::usd(b, price)),
-                columns: e
-                    .schema
-                    .iter()
-                    .flat_map(|s| s.fields().iter())
-                    .map(|f| (f.name().clone(), f.data_type().to_string()))
-                    .collect(),
-                alias,
-                bytes: e.bytes_processed,
-                count_bytes: e.count_bytes,
-            })
+            .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
             .collect();
-    let total_bytes = aliases
+    let total_bytes = aliases.iter().map(|a| a.billed_bytes).sum::<Option<u64>>();
+    let total_count_mode = aliases
         .iter()
-        .map(|a| Some(a.bytes? + a.count_bytes?))
+        .map(|a| a.count_mode_bytes)
+        .sum::<Option<u64>>();
+    let total_job_mode = aliases
+        .iter()
+        .map(|a| a.job_mode_bytes)
         .sum::<Option<u64>>();
     let total_usd = total_bytes.map(|b| crate::source::usd(b, price));
     let budget = checked.budget();
@@ -195,6 +238,8 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
         price_per_tib: price,
         aliases,
         total_bytes,
+        total_count_mode_bytes: total_count_mode,
+        total_job_mode_bytes: total_job_mode,
         total_usd,
         budget,
         within_budget,

@@ -321,6 +321,7 @@ impl AliasSource for LocalWarehouse {
             rows,
             schema,
             bytes_processed: None,
+            jobs: Vec::new(),
         })
     }
 
@@ -351,6 +352,7 @@ impl AliasSource for LocalWarehouse {
             rows: result.rows,
             batches: result.batches,
             bytes,
+            jobs: Vec::new(),
         })
     }
 }

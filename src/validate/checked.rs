@@ -20,6 +20,7 @@ pub struct CheckedAlias {
     pub(super) max_rows: u64,
     pub(super) max_memory_mb: u64,
     pub(super) max_bytes_billed: u64,
+    pub(super) precheck: crate::config::PrecheckMode,
 }
 
 impl CheckedAlias {
@@ -51,6 +52,11 @@ impl CheckedAlias {
     /// Cap on the bytes any one of its BigQuery jobs may bill (instance, plan, alias).
     pub fn max_bytes_billed(&self) -> u64 {
         self.max_bytes_billed
+    }
+
+    /// How it is prechecked: alias, else plan, else instance (`bigquery.precheck`).
+    pub fn precheck(&self) -> crate::config::PrecheckMode {
+        self.precheck
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Context<'a> {
     pub max_bytes_billed: u64,
     /// The instance's budget for one run.
     pub budget: Budget,
+    /// The instance's precheck mode (`bigquery.precheck`).
+    pub precheck: crate::config::PrecheckMode,
     pub bigquery: BigQueryPolicy,
     /// `--param name=value` pairs.
     pub given_params: &'a [(String, String)],
@@ -229,6 +231,7 @@ impl Validator<'_> {
                     max_rows,
                     max_memory_mb,
                     max_bytes_billed,
+                    precheck: spec.precheck().or(plan.precheck).unwrap_or(ctx.precheck),
                 });
             }
         }

@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod bigquery;
+mod bq_cost;
 mod bq_server;
 mod common;
 mod demo;
