@@ -188,3 +188,118 @@ fn plan_estimate_table_compares_the_precheck_modes() {
     assert!(text.contains("precheck modes: count"), "{text}");
     assert!(text.contains("job is cheaper by"), "{text}");
 }
+
+const ADMIN: &str = "admin-secret-token";
+
+/// `da serve` over the BigQuery test server, with `extra` under `server:`.
+fn bq_app(ws: &Workspace, server: &BqServer, extra: &str) -> axum::Router {
+    use sha2::{Digest, Sha256};
+    let sha: String = Sha256::digest(ADMIN.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        ws.path("server.yaml"),
+        format!("bigquery: {{backend: bigquery, project: acme-prod}}\nanalytics: {{database: analytics.duckdb}}\nserver:\n  tokens:\n    - {{name: ops, sha256: {sha}, role: admin}}\n{extra}"),
+    )
+    .unwrap();
+    let overrides = da::settings::Overrides {
+        config: Some(ws.path("server.yaml")),
+        ..Default::default()
+    };
+    let host = server.host();
+    let env = move |name: &str| (name == "BIGQUERY_EMULATOR_HOST").then(|| host.clone());
+    let settings = da::settings::Settings::resolve(&overrides, &env).unwrap();
+    da::server::router(settings)
+}
+
+/// A hybrid request whose alias job BigQuery holds for 30 s.
+fn slow_request() -> String {
+    serde_json::json!({
+        "sql": "SELECT count(*) AS n FROM t",
+        "register_bq": {"t": "SELECT date, SUM(views) AS views FROM `acme-prod.analytics.web` GROUP BY date"},
+    })
+    .to_string()
+}
+
+fn slow_bigquery(ws: &Workspace) -> BqServer {
+    BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            incomplete_first: true,
+            poll_latency: std::time::Duration::from_secs(30),
+            ..Faults::default()
+        },
+    )
+}
+
+/// Waits (up to 10 s) for the server to record a jobs.cancel.
+fn cancelled_on_bigquery(server: &BqServer) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if server.seen().iter().any(|s| s.path.ends_with("/cancel")) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// A request past `server.request_timeout_seconds` answers 504 and cancels the job it
+/// started on BigQuery, which would otherwise run (and bill) on for nobody.
+#[test]
+fn a_timed_out_http_request_cancels_its_bigquery_job() {
+    use tower::ServiceExt;
+    let ws = Workspace::new();
+    let server = slow_bigquery(&ws);
+    let app = bq_app(&ws, &server, "  request_timeout_seconds: 1\n");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/query/hybrid")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(slow_request()))
+            .unwrap();
+        app.oneshot(req).await.unwrap().status()
+    });
+    assert_eq!(status, axum::http::StatusCode::GATEWAY_TIMEOUT);
+    assert!(cancelled_on_bigquery(&server), "the job was not cancelled");
+}
+
+/// A client that hangs up mid-request (a closed socket, as a killed agent leaves it)
+/// cancels the run and its BigQuery job. Guards against the run going on unseen.
+#[test]
+fn a_dropped_http_request_cancels_its_bigquery_job() {
+    use tokio::io::AsyncWriteExt;
+    let ws = Workspace::new();
+    let server = slow_bigquery(&ws);
+    let app = bq_app(&ws, &server, "");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let body = slow_request();
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/query/hybrid HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ADMIN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        client.write_all(body.as_bytes()).await.unwrap();
+        // The alias job is now waiting on BigQuery; hang up.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(
+            !server.seen().iter().any(|s| s.path.ends_with("/cancel")),
+            "cancelled before the client left"
+        );
+        drop(client);
+        tokio::task::spawn_blocking(move || {
+            assert!(cancelled_on_bigquery(&server), "the job was not cancelled");
+        })
+        .await
+        .unwrap();
+    });
+}
