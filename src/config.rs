@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,9 @@ pub struct InstanceConfig {
     /// billed job starts (`cost_limit`). Needs dry runs (`bigquery.dry_run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// The alias result cache (`cache: {ttl: 1h}` in a plan, or `--cache`).
+    #[serde(default)]
+    pub cache: CacheConfig,
 }
 
 /// A cap on what one run may bill, in bytes and/or US dollars (an estimate:
@@ -213,6 +217,39 @@ pub struct BigQueryConfig {
     pub precheck: Option<PrecheckMode>,
 }
 
+/// Where cached alias results live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Folder of the cache's Parquet files, relative to the config file. Default: `da`
+    /// in the user cache folder (`$XDG_CACHE_HOME`, else `~/.cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+/// A plan's or alias's opt-in to the result cache.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// How long a stored result is reused: a number and `s`, `m`, `h` or `d` (`1h`).
+    #[schemars(regex(pattern = r"^[0-9]{1,9}[smhd]$"))]
+    pub ttl: String,
+}
+
+/// `30s`, `15m`, `1h`, `2d` as a duration (the plan schema admits only these shapes).
+pub fn parse_ttl(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let secs = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        'd' => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
 /// How an alias is prechecked before its rows are downloaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -268,5 +305,20 @@ impl Default for AnalyticsConfig {
             .map(str::to_owned)
             .to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+    use std::time::Duration;
+
+    #[test]
+    fn ttls_read_as_their_units() {
+        assert_eq!(parse_ttl("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl("2d"), Some(Duration::from_secs(172_800)));
+        assert_eq!(parse_ttl("h"), None);
+        assert_eq!(parse_ttl("5w"), None);
     }
 }

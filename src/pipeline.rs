@@ -72,6 +72,8 @@ pub struct AliasStats {
     /// Every billed job, precheck first (BigQuery; empty for the local backend).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<JobStats>,
+    /// Answered from the result cache: no job ran for it.
+    pub cached: bool,
 }
 
 /// Everything a finished run produced.
@@ -441,6 +443,7 @@ fn register(
         let name = pre.alias.name();
         let t = Instant::now();
         let (rows, bytes, columns) = (data.rows, data.bytes, data.schema.fields().len());
+        let cached = data.cached;
         if !pre.table_ready || data.schema != pre.precheck.schema {
             engine.create_alias_table(name, &data.schema)?;
         }
@@ -470,6 +473,7 @@ fn register(
                     .sum()
             }),
             jobs: pre.precheck.jobs.into_iter().chain(data.jobs).collect(),
+            cached,
         });
     }
     Ok(stats)

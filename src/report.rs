@@ -127,6 +127,7 @@ pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()>
     for a in &outcome.aliases {
         let billed: u64 = a.jobs.iter().filter_map(|j| j.bytes_billed).sum();
         let jobs = match a.jobs.len() {
+            _ if a.cached => "; from the cache, no job".to_owned(),
             0 => String::new(),
             n => format!(
                 "; {n} BigQuery job{}, {} billed",

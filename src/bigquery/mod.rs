@@ -504,6 +504,7 @@ impl AliasSource for BigQuerySource {
                 bytes: batches_bytes(&batches),
                 batches,
                 jobs,
+                cached: false,
             })
         })
     }

@@ -42,6 +42,9 @@ pub struct Plan {
     /// and an alias's own `precheck` overrides this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precheck: Option<crate::config::PrecheckMode>,
+    /// Reuse every alias's result for `ttl` (opt-in; an alias's own `cache` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::config::CacheSpec>,
 }
 
 /// The type of a parameter; values are parsed and rendered by it.
@@ -139,6 +142,9 @@ pub struct AliasDetail {
     /// How this alias is prechecked (`count` or `job`); overrides the plan's `precheck`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precheck: Option<crate::config::PrecheckMode>,
+    /// Reuse this alias's result for `ttl`; overrides the plan's `cache`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::config::CacheSpec>,
 }
 
 impl AliasSpec {
@@ -175,6 +181,13 @@ impl AliasSpec {
         match self {
             Self::Sql(_) => None,
             Self::Full(detail) => detail.max_bytes_billed,
+        }
+    }
+
+    pub fn cache(&self) -> Option<&crate::config::CacheSpec> {
+        match self {
+            Self::Sql(_) => None,
+            Self::Full(detail) => detail.cache.as_ref(),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::pipeline::{self, Event, RunOptions, RunOutcome};
 use crate::plan::{self, LoadFailure, LoadedPlan};
 use crate::report::Progress;
 use crate::settings::Settings;
+use crate::source::cache::{CachePolicy, CachedSource};
 use crate::source::local::LocalWarehouse;
 use crate::source::{AliasSource, Estimate, Fetched, Precheck};
 use crate::validate::{CheckedAlias, CheckedPlan, validate};
@@ -84,10 +85,15 @@ pub fn run_checked(
     // One budget for the whole run, from before the first backend call to the last write.
     let deadline = Deadline::start(checked.limits().timeout_seconds, spec.cancel.clone());
     // A plan with no aliases needs no backend (no credentials, no warehouse).
-    let source: Box<dyn AliasSource> = if checked.aliases().is_empty() {
+    let inner: Box<dyn AliasSource> = if checked.aliases().is_empty() {
         Box::new(NoAliases)
     } else {
         alias_source(settings, checked.name(), &deadline)?
+    };
+    let cached = cache_policy(checked, settings).map(|p| CachedSource::new(inner.as_ref(), p));
+    let source: &dyn AliasSource = match &cached {
+        Some(c) => c,
+        None => inner.as_ref(),
     };
     let progress = spec.progress.then(Progress::new);
     let on_event = |e: Event| {
@@ -109,11 +115,32 @@ pub fn run_checked(
         deadline,
         price_per_tib: settings.price_per_tib(),
     };
-    let result = pipeline::run(checked, source.as_ref(), &opts, &on_event);
+    let result = pipeline::run(checked, source, &opts, &on_event);
     if let Some(p) = &progress {
         p.clear();
     }
     result
+}
+
+/// `--cache` caches every alias for this long unless the plan says otherwise.
+const DEFAULT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The cache for this run, when any alias uses it and `--no-cache` was not given.
+fn cache_policy(checked: &CheckedPlan, settings: &Settings) -> Option<CachePolicy> {
+    let flags = settings.cache_use;
+    let default_ttl = (flags.force == Some(true)).then_some(DEFAULT_CACHE_TTL);
+    let wanted = default_ttl.is_some() || checked.aliases().iter().any(|a| a.cache_ttl().is_some());
+    if flags.force == Some(false) || !wanted {
+        return None;
+    }
+    let bq = &settings.config.bigquery;
+    Some(CachePolicy {
+        dir: settings.cache_dir()?,
+        default_ttl,
+        refresh: flags.refresh,
+        project: bq.project.clone().unwrap_or_default(),
+        location: bq.location.clone(),
+    })
 }
 
 /// What a plan would cost, from dry runs only.

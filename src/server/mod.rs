@@ -330,7 +330,7 @@ fn result_json(outcome: &RunOutcome) -> Result<Response, ApiError> {
         .aliases
         .iter()
         .map(|a| {
-            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed, "precheck_bytes_billed": a.precheck_bytes_billed, "jobs": a.jobs}))
+            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed, "precheck_bytes_billed": a.precheck_bytes_billed, "jobs": a.jobs, "cached": a.cached}))
         })
         .collect();
     Ok(Json(json!({

@@ -353,6 +353,7 @@ impl AliasSource for LocalWarehouse {
             batches: result.batches,
             bytes,
             jobs: Vec::new(),
+            cached: false,
         })
     }
 }

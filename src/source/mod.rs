@@ -2,6 +2,7 @@
 //! questions — how big will this alias be (precheck), and give me its rows as Arrow
 //! (fetch) — so the pipeline, limits and reports do not care which one runs.
 
+pub mod cache;
 pub mod local;
 
 use arrow::datatypes::{DataType, SchemaRef};
@@ -77,6 +78,8 @@ pub struct Fetched {
     pub bytes: u64,
     /// The billed jobs the download ran (none when it pages the precheck's job).
     pub jobs: Vec<JobStats>,
+    /// It came from the result cache: no job ran for it.
+    pub cached: bool,
 }
 
 /// A backend that produces alias data. Calls come from several threads at once.

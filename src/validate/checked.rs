@@ -21,6 +21,7 @@ pub struct CheckedAlias {
     pub(super) max_memory_mb: u64,
     pub(super) max_bytes_billed: u64,
     pub(super) precheck: crate::config::PrecheckMode,
+    pub(super) cache_ttl: Option<std::time::Duration>,
 }
 
 impl CheckedAlias {
@@ -52,6 +53,12 @@ impl CheckedAlias {
     /// Cap on the bytes any one of its BigQuery jobs may bill (instance, plan, alias).
     pub fn max_bytes_billed(&self) -> u64 {
         self.max_bytes_billed
+    }
+
+    /// How long its result may be reused from the cache (alias, else plan); `None`: not
+    /// cached unless the run asks (`--cache`).
+    pub fn cache_ttl(&self) -> Option<std::time::Duration> {
+        self.cache_ttl
     }
 
     /// How it is prechecked: alias, else plan, else instance (`bigquery.precheck`).

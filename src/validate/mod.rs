@@ -232,6 +232,10 @@ impl Validator<'_> {
                     max_memory_mb,
                     max_bytes_billed,
                     precheck: spec.precheck().or(plan.precheck).unwrap_or(ctx.precheck),
+                    cache_ttl: spec
+                        .cache()
+                        .or(plan.cache.as_ref())
+                        .and_then(|c| crate::config::parse_ttl(&c.ttl)),
                 });
             }
         }

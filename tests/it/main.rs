@@ -7,6 +7,7 @@
 mod bigquery;
 mod bq_cost;
 mod bq_server;
+mod cache;
 mod common;
 mod demo;
 mod engine;
