@@ -25,6 +25,9 @@ pub enum Command {
     /// Check or run plan files.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// The alias result cache: list or clear it.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// One-shot hybrid query: `--register-bq alias=SQL` aliases joined in one DuckDB query.
     Query(QueryArgs),
     /// Serve POST /api/query/hybrid, /api/plan/check and /api/plan/run over HTTP.
@@ -212,6 +215,33 @@ pub struct RunArgs {
     /// Only estimate, as `da plan estimate` does: no billed job, no download.
     #[arg(long)]
     pub estimate_only: bool,
+    /// Cache every alias's result (for 1 h unless the plan sets `cache.ttl`).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub cache: bool,
+    /// Use no cached result and store none, whatever the plan says.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Fetch cached aliases again and store the new results.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub refresh: bool,
+}
+
+/// `da cache ls|clear`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CacheCommand {
+    /// List the stored alias results: key, size, age.
+    Ls(CacheArgs),
+    /// Remove every stored alias result.
+    Clear(CacheArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// `--json`: one JSON array for agents.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ pub struct InstanceConfig {
     /// billed job starts (`cost_limit`). Needs dry runs (`bigquery.dry_run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// The alias result cache (`cache: {ttl: 1h}` in a plan, or `--cache`).
+    #[serde(default)]
+    pub cache: CacheConfig,
 }
 
 /// A cap on what one run may bill, in bytes and/or US dollars (an estimate:
@@ -214,6 +218,58 @@ pub struct BigQueryConfig {
     /// Folder of the local backend's Parquet warehouse, relative to the config file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_warehouse: Option<PathBuf>,
+    /// How an alias is checked against its row and memory limits before its rows are
+    /// downloaded; a plan (top-level `precheck`) or alias may choose otherwise.
+    /// Default: `count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<PrecheckMode>,
+}
+
+/// Where cached alias results live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Folder of the cache's Parquet files, relative to the config file. Default: `da`
+    /// in the user cache folder (`$XDG_CACHE_HOME`, else `~/.cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+/// A plan's or alias's opt-in to the result cache.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// How long a stored result is reused: a number and `s`, `m`, `h` or `d` (`1h`).
+    #[schemars(regex(pattern = r"^[0-9]{1,9}[smhd]$"))]
+    pub ttl: String,
+}
+
+/// `30s`, `15m`, `1h`, `2d` as a duration (the plan schema admits only these shapes).
+pub fn parse_ttl(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let secs = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        'd' => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// How an alias is prechecked before its rows are downloaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecheckMode {
+    /// A `SELECT COUNT(*)` job, then the fetch job: two scans, but an alias over its row
+    /// limit is refused having scanned only what the COUNT needs.
+    #[default]
+    Count,
+    /// The alias query runs once; its row count and schema are read from the finished job
+    /// without downloading a row, and only within the limits are its results paged: one
+    /// scan, but an over-limit alias has billed its whole query.
+    Job,
 }
 
 /// The local analytics database the final step reads.
@@ -275,4 +331,19 @@ pub struct McpConfig {
     /// it, plans that have outputs are refused (results are still returned to the agent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+    use std::time::Duration;
+
+    #[test]
+    fn ttls_read_as_their_units() {
+        assert_eq!(parse_ttl("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl("2d"), Some(Duration::from_secs(172_800)));
+        assert_eq!(parse_ttl("h"), None);
+        assert_eq!(parse_ttl("5w"), None);
+    }
 }

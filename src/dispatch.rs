@@ -88,7 +88,10 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             commands::estimate::run(&args.plan, &args.params, false, &settings, out)
         }
         Command::Plan(PlanCommand::Run(args)) => {
-            let settings = Settings::from_process_env(&overrides(&args.config, args.db.clone()))?;
+            let mut flags = overrides(&args.config, args.db.clone());
+            flags.cache = (args.cache || args.no_cache).then_some(args.cache);
+            flags.refresh_cache = args.refresh;
+            let settings = Settings::from_process_env(&flags)?;
             let request = commands::run::RunRequest {
                 progress: !args.quiet && std::io::stderr().is_terminal(),
                 plan: args.plan,
@@ -98,6 +101,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
                 quiet: args.quiet,
             };
             commands::run::run(&request, &settings, cancel_on_ctrl_c(), out, err)
+        }
+        Command::Cache(cmd) => {
+            let (args, clear) = match cmd {
+                cli::CacheCommand::Ls(a) => (a, false),
+                cli::CacheCommand::Clear(a) => (a, true),
+            };
+            let settings = Settings::from_process_env(&overrides(&args.config, None))?;
+            commands::cache::run(clear, args.json, &settings, out)
         }
         Command::Serve(args) => serve(&args, err),
         Command::Query(args) => query(args, out, err),

@@ -17,7 +17,7 @@ use crate::deadline::Deadline;
 use crate::engine::{BatchSink, Collect, Engine, EngineOptions, QueryResult, SealedEngine};
 use crate::error::{ErrorType, RunError};
 use crate::output::{self, FileSet, WrittenFile};
-use crate::source::{AliasSource, Estimate, Fetched, Precheck, estimate_bytes, mib, usd};
+use crate::source::{AliasSource, Estimate, Fetched, JobStats, Precheck, estimate_bytes, mib, usd};
 use crate::validate::{CheckedAlias, CheckedPlan};
 
 /// Progress of a run, for reporters (progress bars, logs). Sent from several threads.
@@ -65,6 +65,15 @@ pub struct AliasStats {
     pub precheck_ms: u64,
     pub fetch_ms: u64,
     pub register_ms: u64,
+    /// Bytes the precheck's own jobs billed (`count`: the COUNT; `job`: the one query job,
+    /// whose pages the fetch then reads for nothing more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precheck_bytes_billed: Option<u64>,
+    /// Every billed job, precheck first (BigQuery; empty for the local backend).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobStats>,
+    /// Answered from the result cache: no job ran for it.
+    pub cached: bool,
 }
 
 /// Everything a finished run produced.
@@ -235,7 +244,7 @@ fn within_budget(
     }
     let mut total = 0u64;
     for e in estimated {
-        let Some(bytes) = e.estimate.billed_bytes() else {
+        let Some(bytes) = e.estimate.billed_bytes(e.alias.precheck()) else {
             return Err(RunError::new(
                 ErrorType::CostLimit,
                 format!(
@@ -460,6 +469,7 @@ fn register(
         let name = pre.alias.name();
         let t = Instant::now();
         let (rows, bytes, columns) = (data.rows, data.bytes, data.schema.fields().len());
+        let cached = data.cached;
         if !pre.table_ready || data.schema != pre.precheck.schema {
             engine.create_alias_table(name, &data.schema)?;
         }
@@ -481,6 +491,15 @@ fn register(
             precheck_ms: pre.precheck_ms,
             fetch_ms,
             register_ms: elapsed_ms(t),
+            precheck_bytes_billed: (!pre.precheck.jobs.is_empty()).then(|| {
+                pre.precheck
+                    .jobs
+                    .iter()
+                    .filter_map(|j| j.bytes_billed)
+                    .sum()
+            }),
+            jobs: pre.precheck.jobs.into_iter().chain(data.jobs).collect(),
+            cached,
         });
     }
     Ok(stats)

@@ -125,9 +125,19 @@ pub fn summary(outcome: &RunOutcome, err: &mut dyn Write) -> std::io::Result<()>
         writeln!(err, "warning: {w}")?;
     }
     for a in &outcome.aliases {
+        let billed: u64 = a.jobs.iter().filter_map(|j| j.bytes_billed).sum();
+        let jobs = match a.jobs.len() {
+            _ if a.cached => "; from the cache, no job".to_owned(),
+            0 => String::new(),
+            n => format!(
+                "; {n} BigQuery job{}, {} billed",
+                if n == 1 { "" } else { "s" },
+                human_bytes(billed)
+            ),
+        };
         writeln!(
             err,
-            "Registered BQ alias '{}': {} rows, {} columns, {:.2} MiB",
+            "Registered BQ alias '{}': {} rows, {} columns, {:.2} MiB{jobs}",
             a.alias, a.rows, a.columns, a.memory_mb
         )?;
     }

@@ -19,7 +19,8 @@ use crate::validate::sql::BigQueryPolicy;
 
 /// Variables read after start-up, besides the `DA_*` settings and the configured
 /// remote-attach token variables.
-const SNAPSHOT: [&str; 7] = [
+const SNAPSHOT: [&str; 8] = [
+    "XDG_CACHE_HOME",
     "DA_BIGQUERY_ACCESS_TOKEN",
     "DA_BIGQUERY_ACCESS_TOKEN_FILE",
     "BIGQUERY_EMULATOR_HOST",
@@ -37,6 +38,17 @@ pub struct Overrides {
     pub max_result_rows: Option<u64>,
     /// `--credentials FILE`: a Google credentials file.
     pub credentials: Option<PathBuf>,
+    /// `--cache` (every alias, default TTL 1 h) / `--no-cache`; `None`: as the plan says.
+    pub cache: Option<bool>,
+    /// `--refresh`: fetch cached aliases again and store the new results.
+    pub refresh_cache: bool,
+}
+
+/// How a run uses the alias result cache, from the flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheUse {
+    pub force: Option<bool>,
+    pub refresh: bool,
 }
 
 /// Checked settings for one invocation.
@@ -47,6 +59,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// The environment variables read after start-up, captured once (non-empty only).
     env: BTreeMap<String, String>,
+    /// The cache flags of this invocation.
+    pub cache_use: CacheUse,
 }
 
 /// How to reach BigQuery, from the configuration and the environment.
@@ -110,7 +124,23 @@ impl Settings {
             config,
             config_path,
             env: snapshot,
+            cache_use: CacheUse {
+                force: overrides.cache,
+                refresh: overrides.refresh_cache,
+            },
         })
+    }
+
+    /// The alias result cache's folder: `cache.dir` (relative to the config file), else
+    /// `da` in the user cache folder; `None` when there is no home to put it in.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.config.cache.dir {
+            return Some(dir.clone());
+        }
+        self.env("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| self.env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("da"))
     }
 
     /// US dollars per TiB billed (`bigquery.price_per_tib`, or the on-demand list price).
@@ -145,6 +175,7 @@ impl Settings {
                 .max_bytes_billed
                 .unwrap_or(config::DEFAULT_MAX_BYTES_BILLED),
             budget: self.config.budget.unwrap_or_default(),
+            precheck: self.config.bigquery.precheck.unwrap_or_default(),
             bigquery: self.bigquery_policy(),
             given_params,
             require_params,
@@ -271,6 +302,7 @@ fn load_config(path: &Path) -> Result<InstanceConfig, Error> {
     rebase(&mut config.analytics.schema_snapshot);
     rebase(&mut config.bigquery.local_warehouse);
     rebase(&mut config.bigquery.credentials);
+    rebase(&mut config.cache.dir);
     Ok(config)
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+use gcp_bigquery_client::model::get_query_results_response::GetQueryResultsResponse;
 use gcp_bigquery_client::model::query_parameter::QueryParameter;
 use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
 use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
@@ -27,10 +28,11 @@ use self::arrow::{BqField, RowsToArrow};
 pub use self::credentials::Credentials;
 use self::credentials::{CREDENTIALS_HINT, StaticToken};
 use self::errors::{bq_error, translate, with_retries};
+use crate::config::PrecheckMode;
 use crate::deadline::Deadline;
 use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
-use crate::source::{AliasSource, Estimate, Fetched, Precheck, batches_bytes};
+use crate::source::{AliasSource, Estimate, Fetched, JobStats, Precheck, batches_bytes};
 use crate::validate::CheckedAlias;
 
 /// How to reach BigQuery.
@@ -59,6 +61,8 @@ pub struct BigQuerySource {
     client: Client,
     opts: BigQueryOptions,
     runtime: tokio::runtime::Runtime,
+    /// `precheck: job`: the finished job of each alias, whose pages the fetch reads.
+    finished: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl BigQuerySource {
@@ -120,10 +124,17 @@ impl BigQuerySource {
             client,
             opts,
             runtime,
+            finished: std::sync::Mutex::default(),
         })
     }
 
-    fn request(&self, alias: &CheckedAlias, sql: String, dry_run: bool) -> QueryRequest {
+    fn request(
+        &self,
+        alias: &CheckedAlias,
+        sql: String,
+        dry_run: bool,
+        max_results: i32,
+    ) -> QueryRequest {
         let mut labels = self.opts.labels.clone();
         labels.insert("alias".to_owned(), sanitize_label(alias.name()));
         let mut req = QueryRequest::new(sql);
@@ -135,7 +146,7 @@ impl BigQuerySource {
         }
         req.location.clone_from(&self.opts.location);
         req.labels = Some(labels);
-        req.max_results = Some(self.opts.page_size);
+        req.max_results = Some(max_results);
         req.timeout_ms = Some(self.poll_ms());
         req.request_id = Some(request_id());
         if !alias.params().is_empty() {
@@ -153,66 +164,90 @@ impl BigQuerySource {
 
     /// Run a query to completion, handing every page of rows to `page`. When `page`
     /// refuses (a limit), the time runs out or the run is cancelled, the job is cancelled.
+    /// Returns the schema and the job's id.
     async fn run_query(
         &self,
         alias: &CheckedAlias,
         sql: String,
         mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
-    ) -> Result<Vec<BqField>, RunError> {
+    ) -> Result<(Vec<BqField>, String), RunError> {
         let project = self.opts.project.as_str();
-        let request = self.request(alias, sql, false);
+        let request = self.request(alias, sql, false, self.opts.page_size);
         let first = self
             .guarded(alias, None, || {
                 self.client.job().query(project, request.clone())
             })
             .await?;
-        let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
+        let job_id = job_id_of(first.job_reference.as_ref())?;
         let mut fields = None;
-        let mut token = None;
-        let mut complete = false;
         if first.job_complete.unwrap_or(false) {
             let f = fields.insert(fields_of(first.schema.as_ref())?);
-            self.page_or_cancel(job_id.as_deref(), page(f, &rows_json(first.rows)))
+            self.page_or_cancel(Some(&job_id), page(f, &rows_json(first.rows)))
                 .await?;
-            complete = true;
-            token = first.page_token.filter(|t| !t.is_empty());
+            if let Some(token) = first.page_token.filter(|t| !t.is_empty()) {
+                self.read_pages(alias, &job_id, Some(token), &mut fields, page)
+                    .await?;
+            }
+        } else {
+            self.read_pages(alias, &job_id, None, &mut fields, page)
+                .await?;
         }
-        while !complete || token.is_some() {
-            let Some(job_id) = job_id.as_deref() else {
-                return Err(bq_error(
-                    BqErrorKind::Upstream,
-                    "BigQuery returned no job id for an unfinished query",
-                    "retry; if it persists, report it",
-                ));
-            };
-            let params = GetQueryResultsParameters {
-                format_options: None,
-                location: self.opts.location.clone(),
-                max_results: Some(self.opts.page_size),
-                page_token: token.clone(),
-                start_index: None,
-                timeout_ms: Some(self.poll_ms()),
-            };
+        Ok((fields.unwrap_or_default(), job_id))
+    }
+
+    /// getQueryResults on `job_id` until it is complete and every page from `token` on is
+    /// read, each handed to `page`.
+    async fn read_pages(
+        &self,
+        alias: &CheckedAlias,
+        job_id: &str,
+        mut token: Option<String>,
+        fields: &mut Option<Vec<BqField>>,
+        mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
+    ) -> Result<(), RunError> {
+        loop {
             let next = self
-                .guarded(alias, Some(job_id), || {
-                    self.client
-                        .job()
-                        .get_query_results(project, job_id, params.clone())
-                })
+                .results(alias, job_id, token.clone(), self.opts.page_size)
                 .await?;
             if !next.job_complete.unwrap_or(false) {
                 continue;
             }
-            let f = match &fields {
+            let f = match fields {
                 Some(f) => f,
                 None => fields.insert(fields_of(next.schema.as_ref())?),
             };
             self.page_or_cancel(Some(job_id), page(f, &rows_json(next.rows)))
                 .await?;
-            complete = true;
             token = next.page_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(());
+            }
         }
-        Ok(fields.unwrap_or_default())
+    }
+
+    /// One getQueryResults call on `job_id`, bounded and cancellable like every request.
+    async fn results(
+        &self,
+        alias: &CheckedAlias,
+        job_id: &str,
+        token: Option<String>,
+        max_results: i32,
+    ) -> Result<GetQueryResultsResponse, RunError> {
+        let project = self.opts.project.as_str();
+        let params = GetQueryResultsParameters {
+            format_options: None,
+            location: self.opts.location.clone(),
+            max_results: Some(max_results),
+            page_token: token,
+            start_index: None,
+            timeout_ms: Some(self.poll_ms()),
+        };
+        self.guarded(alias, Some(job_id), || {
+            self.client
+                .job()
+                .get_query_results(project, job_id, params.clone())
+        })
+        .await
     }
 
     /// How long BigQuery may hold one request open: at most 10 s, never past the budget.
@@ -398,13 +433,18 @@ impl AliasSource for BigQuerySource {
 
     fn precheck(&self, alias: &CheckedAlias, estimate: &Estimate) -> Result<Precheck, RunError> {
         run_detached(&self.runtime, async {
-            let rows = self.count(alias).await?;
+            if alias.precheck() == PrecheckMode::Job {
+                return self.precheck_job(alias, estimate).await;
+            }
+            let (rows, count_job) = self.count(alias).await?;
+            let mut jobs = vec![self.job_stats(&count_job, "count").await];
             let schema = match &estimate.schema {
                 Some(schema) => schema.clone(),
                 // Without a dry run the shape comes from an empty page of the query itself.
                 None => {
                     let shape = wrap("SELECT * FROM", alias.sql(), "AS _shape LIMIT 0");
-                    let fields = self.run_query(alias, shape, |_, _| Ok(())).await?;
+                    let (fields, job) = self.run_query(alias, shape, |_, _| Ok(())).await?;
+                    jobs.push(self.job_stats(&job, "shape").await);
                     self.arrow_schema(alias, &fields)?
                 }
             };
@@ -412,6 +452,7 @@ impl AliasSource for BigQuerySource {
                 rows,
                 schema,
                 bytes_processed: estimate.bytes_processed,
+                jobs,
             })
         })
     }
@@ -430,20 +471,40 @@ impl AliasSource for BigQuerySource {
             };
             // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
             // and the limits hold page by page even when the result grew since the precheck.
-            let fields = self
-                .run_query(alias, alias.sql().to_owned(), |fields, page| {
-                    let conv = match converter.as_mut() {
-                        Some(c) => c,
-                        None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
-                    };
-                    conv.push_page(page).map_err(convert)?;
-                    let batch = conv.flush().map_err(convert)?;
-                    rows += batch.num_rows() as u64;
-                    bytes += batch.get_array_memory_size() as u64;
-                    batches.push(batch);
-                    within_fetch_limits(alias, rows, bytes)
-                })
-                .await?;
+            let on_page = |fields: &[BqField], page: &[Value]| {
+                let conv = match converter.as_mut() {
+                    Some(c) => c,
+                    None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
+                };
+                conv.push_page(page).map_err(convert)?;
+                let batch = conv.flush().map_err(convert)?;
+                rows += batch.num_rows() as u64;
+                bytes += batch.get_array_memory_size() as u64;
+                batches.push(batch);
+                within_fetch_limits(alias, rows, bytes)
+            };
+            let precheck_job = self
+                .finished
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(alias.name());
+            let mut jobs = Vec::new();
+            let fields = match precheck_job {
+                // `precheck: job`: the finished job's pages, no second scan.
+                Some(job_id) => {
+                    let mut fields = None;
+                    self.read_pages(alias, &job_id, None, &mut fields, on_page)
+                        .await?;
+                    fields.unwrap_or_default()
+                }
+                None => {
+                    let (fields, job) = self
+                        .run_query(alias, alias.sql().to_owned(), on_page)
+                        .await?;
+                    jobs.push(self.job_stats(&job, "fetch").await);
+                    fields
+                }
+            };
             let schema = match &converter {
                 Some(c) => c.schema(),
                 None => arrow::arrow_schema(&fields).map_err(convert)?,
@@ -453,6 +514,8 @@ impl AliasSource for BigQuerySource {
                 rows,
                 bytes: batches_bytes(&batches),
                 batches,
+                jobs,
+                cached: false,
             })
         })
     }
@@ -479,7 +542,7 @@ impl BigQuerySource {
         alias: &CheckedAlias,
         sql: String,
     ) -> Result<(Vec<BqField>, Option<u64>), RunError> {
-        let request = self.request(alias, sql, true);
+        let request = self.request(alias, sql, true, self.opts.page_size);
         let project = self.opts.project.as_str();
         let dry = self
             .guarded(alias, None, || {
@@ -495,19 +558,20 @@ impl BigQuerySource {
 
     /// The alias's row count, from `SELECT COUNT(*)` around it. A count that cannot be read
     /// is an error, never "0 rows".
-    async fn count(&self, alias: &CheckedAlias) -> Result<u64, RunError> {
+    async fn count(&self, alias: &CheckedAlias) -> Result<(u64, String), RunError> {
         let mut count = None;
         let sql = wrap("SELECT COUNT(*) FROM", alias.sql(), "AS _cnt");
-        self.run_query(alias, sql, |_, rows| {
-            count = rows
-                .first()
-                .and_then(|r| r.pointer("/f/0/v"))
-                .and_then(Value::as_str)
-                .and_then(|v| v.parse::<u64>().ok());
-            Ok(())
-        })
-        .await?;
-        count.ok_or_else(|| {
+        let (_, job_id) = self
+            .run_query(alias, sql, |_, rows| {
+                count = rows
+                    .first()
+                    .and_then(|r| r.pointer("/f/0/v"))
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.parse::<u64>().ok());
+                Ok(())
+            })
+            .await?;
+        let count = count.ok_or_else(|| {
             bq_error(
                 BqErrorKind::Upstream,
                 format!(
@@ -516,8 +580,101 @@ impl BigQuerySource {
                 ),
                 "retry; if it persists, report it",
             )
+        })?;
+        Ok((count, job_id))
+    }
+
+    /// `precheck: job`: run the alias query once and wait for it without downloading a row
+    /// (`maxResults=0`); its row count and schema come from the finished job, and the job
+    /// is kept for the fetch to page through.
+    async fn precheck_job(
+        &self,
+        alias: &CheckedAlias,
+        estimate: &Estimate,
+    ) -> Result<Precheck, RunError> {
+        let project = self.opts.project.as_str();
+        let request = self.request(alias, alias.sql().to_owned(), false, 0);
+        let first = self
+            .guarded(alias, None, || {
+                self.client.job().query(project, request.clone())
+            })
+            .await?;
+        let job_id = job_id_of(first.job_reference.as_ref())?;
+        let (total_rows, schema) = if first.job_complete.unwrap_or(false) {
+            (first.total_rows, first.schema)
+        } else {
+            loop {
+                let next = self.results(alias, &job_id, None, 0).await?;
+                if next.job_complete.unwrap_or(false) {
+                    break (next.total_rows, next.schema);
+                }
+            }
+        };
+        let rows = total_rows
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+            .ok_or_else(|| {
+                bq_error(
+                    BqErrorKind::Upstream,
+                    format!(
+                        "alias `{}`: BigQuery returned no readable totalRows for job {job_id}",
+                        alias.name()
+                    ),
+                    "retry; if it persists, report it",
+                )
+            })?;
+        let fields = fields_of(schema.as_ref())?;
+        let jobs = vec![self.job_stats(&job_id, "query").await];
+        self.finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(alias.name().to_owned(), job_id);
+        Ok(Precheck {
+            rows,
+            schema: self.arrow_schema(alias, &fields)?,
+            bytes_processed: estimate.bytes_processed,
+            jobs,
         })
     }
+
+    /// A finished job's statistics (jobs.get). Best effort: the report shows what BigQuery
+    /// said, and a failed look-up leaves the numbers out rather than failing the run.
+    async fn job_stats(&self, job_id: &str, purpose: &'static str) -> JobStats {
+        let mut stats = JobStats {
+            job_id: job_id.to_owned(),
+            purpose,
+            ..JobStats::default()
+        };
+        let get =
+            self.client
+                .job()
+                .get_job(&self.opts.project, job_id, self.opts.location.as_deref());
+        let wait = self.opts.deadline.remaining().min(Duration::from_secs(10));
+        let Ok(Ok(job)) = tokio::time::timeout(wait, get).await else {
+            return stats;
+        };
+        if let Some(q) = job.statistics.and_then(|s| s.query) {
+            let num = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
+            stats.bytes_processed = num(q.total_bytes_processed);
+            stats.bytes_billed = num(q.total_bytes_billed);
+            stats.cache_hit = q.cache_hit;
+            stats.slot_ms = num(q.total_slot_ms);
+        }
+        stats
+    }
+}
+
+/// The id of the job a jobs.query started; BigQuery always names it.
+fn job_id_of(
+    reference: Option<&gcp_bigquery_client::model::job_reference::JobReference>,
+) -> Result<String, RunError> {
+    reference.and_then(|r| r.job_id.clone()).ok_or_else(|| {
+        bq_error(
+            BqErrorKind::Upstream,
+            "BigQuery returned no job id for a query",
+            "retry; if it persists, report it",
+        )
+    })
 }
 
 /// The row and memory limits, checked as pages arrive: a result that grew since the

@@ -23,7 +23,7 @@ impl BigQuerySource {
         &self,
         alias: &CheckedAlias,
     ) -> Result<(Vec<BqField>, Option<u64>), RunError> {
-        let request = self.request(alias, alias.sql().to_owned(), true);
+        let request = self.request(alias, alias.sql().to_owned(), true, self.opts.page_size);
         let project = self.opts.project.as_str();
         let job = Job {
             configuration: Some(JobConfiguration {

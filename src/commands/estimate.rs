@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::config::PrecheckMode;
 use crate::error::{Error, exit};
 use crate::report::human_bytes;
 use crate::runner::{self, PlanEstimate};
@@ -37,6 +38,13 @@ pub fn run(
     })
 }
 
+fn mode(m: PrecheckMode) -> &'static str {
+    match m {
+        PrecheckMode::Count => "count",
+        PrecheckMode::Job => "job",
+    }
+}
+
 fn table(e: &PlanEstimate, out: &mut dyn Write) -> std::io::Result<()> {
     let bytes = |b: Option<u64>| b.map_or_else(|| "unknown".to_owned(), human_bytes);
     let usd = |u: Option<f64>| u.map_or_else(|| "unknown".to_owned(), |u| format!("${u:.4}"));
@@ -47,28 +55,49 @@ fn table(e: &PlanEstimate, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "{:<20} {:>12} {:>12} {:>12}  columns",
-        "alias", "query", "count", "usd"
+        "{:<20} {:>6} {:>12} {:>12} {:>12} {:>12}  columns",
+        "alias", "mode", "query", "count", "billed", "usd"
     )?;
     for a in &e.aliases {
         let columns: Vec<String> = a.columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
         writeln!(
             out,
-            "{:<20} {:>12} {:>12} {:>12}  {}",
+            "{:<20} {:>6} {:>12} {:>12} {:>12} {:>12}  {}",
             a.alias,
+            mode(a.precheck),
             bytes(a.bytes),
             bytes(a.count_bytes),
+            bytes(a.billed_bytes),
             usd(a.usd),
             columns.join(", ")
         )?;
     }
     writeln!(
         out,
-        "{:<20} {:>25} {:>12}",
+        "{:<20} {:>6} {:>38} {:>12}",
         "total",
+        "",
         bytes(e.total_bytes),
         usd(e.total_usd)
     )?;
+    if let (Some(count), Some(job)) = (e.total_count_mode_bytes, e.total_job_mode_bytes) {
+        let cheaper = if job < count {
+            format!(
+                "job is cheaper by {} when every alias is within its limits",
+                human_bytes(count - job)
+            )
+        } else {
+            "both bill the same".to_owned()
+        };
+        writeln!(
+            out,
+            "precheck modes: count {} (${:.4}), job {} (${:.4}); {cheaper}; over its limits an alias in count mode bills only its COUNT",
+            human_bytes(count),
+            crate::source::usd(count, e.price_per_tib),
+            human_bytes(job),
+            crate::source::usd(job, e.price_per_tib),
+        )?;
+    }
     if e.budget.is_set() {
         let verdict = if e.within_budget { "within" } else { "OVER" };
         writeln!(

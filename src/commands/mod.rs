@@ -1,5 +1,6 @@
 //! One file per subcommand. Each takes checked inputs and writers; none prints directly.
 
+pub mod cache;
 pub mod catalog;
 pub mod check;
 pub mod completions;

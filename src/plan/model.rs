@@ -38,6 +38,13 @@ pub struct Plan {
     /// What one run of this plan may bill; may only tighten the instance's `budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::config::Budget>,
+    /// How every alias is prechecked (`count` or `job`); overrides `bigquery.precheck`,
+    /// and an alias's own `precheck` overrides this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<crate::config::PrecheckMode>,
+    /// Reuse every alias's result for `ttl` (opt-in; an alias's own `cache` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::config::CacheSpec>,
 }
 
 /// The type of a parameter; values are parsed and rendered by it.
@@ -137,6 +144,12 @@ pub struct AliasDetail {
     /// step means.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// How this alias is prechecked (`count` or `job`); overrides the plan's `precheck`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<crate::config::PrecheckMode>,
+    /// Reuse this alias's result for `ttl`; overrides the plan's `cache`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::config::CacheSpec>,
 }
 
 impl AliasSpec {
@@ -178,6 +191,20 @@ impl AliasSpec {
         match self {
             Self::Sql(_) => None,
             Self::Full(detail) => detail.max_bytes_billed,
+        }
+    }
+
+    pub fn cache(&self) -> Option<&crate::config::CacheSpec> {
+        match self {
+            Self::Sql(_) => None,
+            Self::Full(detail) => detail.cache.as_ref(),
+        }
+    }
+
+    pub fn precheck(&self) -> Option<crate::config::PrecheckMode> {
+        match self {
+            Self::Sql(_) => None,
+            Self::Full(detail) => detail.precheck,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::bigquery::{BigQueryOptions, BigQuerySource, Credentials, sanitize_label};
 use crate::config::Backend;
+use crate::config::PrecheckMode;
 use crate::deadline::Deadline;
 use crate::engine::{EngineOptions, RemoteAttachPolicy};
 use crate::error::{BqErrorKind, Error, RunError};
@@ -19,6 +20,7 @@ use crate::pipeline::{self, Event, RunOptions, RunOutcome};
 use crate::plan::{self, LoadFailure, LoadedPlan};
 use crate::report::Progress;
 use crate::settings::Settings;
+use crate::source::cache::{CachePolicy, CachedSource};
 use crate::source::local::LocalWarehouse;
 use crate::source::{AliasSource, Estimate, Fetched, Precheck};
 use crate::validate::{CheckedAlias, CheckedPlan, validate};
@@ -83,10 +85,15 @@ pub fn run_checked(
     // One budget for the whole run, from before the first backend call to the last write.
     let deadline = Deadline::start(checked.limits().timeout_seconds, spec.cancel.clone());
     // A plan with no aliases needs no backend (no credentials, no warehouse).
-    let source: Box<dyn AliasSource> = if checked.aliases().is_empty() {
+    let inner: Box<dyn AliasSource> = if checked.aliases().is_empty() {
         Box::new(NoAliases)
     } else {
         alias_source(settings, checked.name(), &deadline)?
+    };
+    let cached = cache_policy(checked, settings).map(|p| CachedSource::new(inner.as_ref(), p));
+    let source: &dyn AliasSource = match &cached {
+        Some(c) => c,
+        None => inner.as_ref(),
     };
     let progress = spec.progress.then(Progress::new);
     let on_event = |e: Event| {
@@ -109,11 +116,32 @@ pub fn run_checked(
         deadline,
         price_per_tib: settings.price_per_tib(),
     };
-    let result = pipeline::run(checked, source.as_ref(), &opts, &on_event);
+    let result = pipeline::run(checked, source, &opts, &on_event);
     if let Some(p) = &progress {
         p.clear();
     }
     result
+}
+
+/// `--cache` caches every alias for this long unless the plan says otherwise.
+const DEFAULT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The cache for this run, when any alias uses it and `--no-cache` was not given.
+fn cache_policy(checked: &CheckedPlan, settings: &Settings) -> Option<CachePolicy> {
+    let flags = settings.cache_use;
+    let default_ttl = (flags.force == Some(true)).then_some(DEFAULT_CACHE_TTL);
+    let wanted = default_ttl.is_some() || checked.aliases().iter().any(|a| a.cache_ttl().is_some());
+    if flags.force == Some(false) || !wanted {
+        return None;
+    }
+    let bq = &settings.config.bigquery;
+    Some(CachePolicy {
+        dir: settings.cache_dir()?,
+        default_ttl,
+        refresh: flags.refresh,
+        project: bq.project.clone().unwrap_or_default(),
+        location: bq.location.clone(),
+    })
 }
 
 /// What a plan would cost, from dry runs only.
@@ -124,8 +152,12 @@ pub struct PlanEstimate {
     /// US dollars per TiB the estimate uses.
     pub price_per_tib: f64,
     pub aliases: Vec<AliasEstimate>,
-    /// Sum over the aliases (`None` when any alias has no estimate).
+    /// Sum over the aliases, each in its precheck mode (`None` when any alias has no
+    /// estimate).
     pub total_bytes: Option<u64>,
+    /// What the plan would bill with every alias in `count` mode, and in `job` mode.
+    pub total_count_mode_bytes: Option<u64>,
+    pub total_job_mode_bytes: Option<u64>,
     pub total_usd: Option<f64>,
     pub budget: crate::config::Budget,
     /// `false` when the total is over the budget (or the budget cannot be checked).
@@ -140,12 +172,57 @@ pub struct AliasEstimate {
     pub bytes: Option<u64>,
     /// Bytes the COUNT precheck scans (bills).
     pub count_bytes: Option<u64>,
+    /// The alias's precheck mode, and what it would bill in it.
+    pub precheck: PrecheckMode,
+    pub billed_bytes: Option<u64>,
     pub usd: Option<f64>,
+    /// What `precheck: count` bills (the COUNT, then the query) and `precheck: job` (the
+    /// query once) when the alias is within its limits.
+    pub count_mode_bytes: Option<u64>,
+    pub job_mode_bytes: Option<u64>,
+    /// The mode that bills less when the alias is within its limits (`job` whenever the
+    /// COUNT scans anything); over its limits, `count` mode bills only the COUNT.
+    pub cheaper: Option<PrecheckMode>,
     /// The result's columns and their types.
     pub columns: Vec<(String, String)>,
     /// The result's schema (BigQuery types in each field's metadata), for `da plan lock`.
     #[serde(skip)]
     pub schema: Option<arrow::datatypes::SchemaRef>,
+}
+
+/// One alias's estimate in both precheck modes.
+fn alias_estimate(checked: &CheckedPlan, alias: String, e: &Estimate, price: f64) -> AliasEstimate {
+    let mode = checked
+        .aliases()
+        .iter()
+        .find(|a| a.name() == alias)
+        .map_or_else(PrecheckMode::default, CheckedAlias::precheck);
+    let billed_bytes = e.billed_bytes(mode);
+    let count_mode_bytes = e.billed_bytes(PrecheckMode::Count);
+    let job_mode_bytes = e.billed_bytes(PrecheckMode::Job);
+    let cheaper = match (count_mode_bytes, job_mode_bytes) {
+        (Some(c), Some(j)) if j < c => Some(PrecheckMode::Job),
+        (Some(_), Some(_)) => Some(PrecheckMode::Count),
+        _ => None,
+    };
+    AliasEstimate {
+        usd: billed_bytes.map(|b| crate::source::usd(b, price)),
+        columns: e
+            .schema
+            .iter()
+            .flat_map(|s| s.fields().iter())
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect(),
+        alias,
+        bytes: e.bytes_processed,
+        count_bytes: e.count_bytes,
+        precheck: mode,
+        billed_bytes,
+        count_mode_bytes,
+        job_mode_bytes,
+        cheaper,
+        schema: e.schema.clone(),
+    }
 }
 
 /// Dry-run every alias of a checked plan: bytes, dollars and result columns, with no
@@ -166,23 +243,16 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
     let aliases: Vec<AliasEstimate> =
         pipeline::estimate_only(checked, source.as_ref(), concurrency)?
             .into_iter()
-            .map(|(alias, e)| AliasEstimate {
-                usd: e.billed_bytes().map(|b| crate::source::usd(b, price)),
-                columns: e
-                    .schema
-                    .iter()
-                    .flat_map(|s| s.fields().iter())
-                    .map(|f| (f.name().clone(), f.data_type().to_string()))
-                    .collect(),
-                alias,
-                bytes: e.bytes_processed,
-                count_bytes: e.count_bytes,
-                schema: e.schema,
-            })
+            .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
             .collect();
-    let total_bytes = aliases
+    let total_bytes = aliases.iter().map(|a| a.billed_bytes).sum::<Option<u64>>();
+    let total_count_mode = aliases
         .iter()
-        .map(|a| Some(a.bytes? + a.count_bytes?))
+        .map(|a| a.count_mode_bytes)
+        .sum::<Option<u64>>();
+    let total_job_mode = aliases
+        .iter()
+        .map(|a| a.job_mode_bytes)
         .sum::<Option<u64>>();
     let total_usd = total_bytes.map(|b| crate::source::usd(b, price));
     let budget = checked.budget();
@@ -200,6 +270,8 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
         price_per_tib: price,
         aliases,
         total_bytes,
+        total_count_mode_bytes: total_count_mode,
+        total_job_mode_bytes: total_job_mode,
         total_usd,
         budget,
         within_budget,

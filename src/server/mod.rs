@@ -338,8 +338,15 @@ where
         let _permit = permit;
         work(&settings, flag)
     });
+    // A client that hangs up drops this future: the guard then cancels the run, and with
+    // it every BigQuery job the run started (jobs.cancel), instead of billing on for nobody.
+    let mut guard = CancelOnDrop(Some(cancel.clone()));
     let limit = Duration::from_secs(state.settings.config.server.request_timeout_seconds);
-    match tokio::time::timeout(limit, task).await {
+    let finished = tokio::time::timeout(limit, task).await;
+    if finished.is_ok() {
+        guard.0 = None;
+    }
+    match finished {
         Ok(Ok(result)) => result.map_err(ApiError::from),
         Ok(Err(join)) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -354,6 +361,17 @@ where
                 "timeout",
                 "the request ran past server.request_timeout_seconds",
             ))
+        }
+    }
+}
+
+/// Sets the run's cancel flag when dropped, unless disarmed (the run finished).
+struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -380,7 +398,7 @@ fn result_json(outcome: &RunOutcome) -> Result<Response, ApiError> {
         .aliases
         .iter()
         .map(|a| {
-            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed}))
+            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed, "precheck_bytes_billed": a.precheck_bytes_billed, "jobs": a.jobs, "cached": a.cached}))
         })
         .collect();
     Ok(Json(json!({

@@ -315,6 +315,7 @@ impl AliasSource for LocalWarehouse {
             rows,
             schema,
             bytes_processed: None,
+            jobs: Vec::new(),
         })
     }
 
@@ -345,6 +346,8 @@ impl AliasSource for LocalWarehouse {
             rows: result.rows,
             batches: result.batches,
             bytes,
+            jobs: Vec::new(),
+            cached: false,
         })
     }
 }

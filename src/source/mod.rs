@@ -2,11 +2,14 @@
 //! questions — how big will this alias be (precheck), and give me its rows as Arrow
 //! (fetch) — so the pipeline, limits and reports do not care which one runs.
 
+pub mod cache;
 pub mod local;
 
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use serde::Serialize;
 
+use crate::config::PrecheckMode;
 use crate::error::RunError;
 use crate::validate::CheckedAlias;
 
@@ -25,9 +28,13 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// What prechecking and fetching the alias would bill in all, when both are known.
-    pub fn billed_bytes(&self) -> Option<u64> {
-        Some(self.bytes_processed? + self.count_bytes?)
+    /// What prechecking and fetching the alias would bill in all under `mode`, when known:
+    /// `count` bills the COUNT and the query, `job` the query once.
+    pub fn billed_bytes(&self, mode: PrecheckMode) -> Option<u64> {
+        match mode {
+            PrecheckMode::Count => Some(self.bytes_processed? + self.count_bytes?),
+            PrecheckMode::Job => self.bytes_processed,
+        }
     }
 }
 
@@ -44,6 +51,21 @@ pub struct Precheck {
     pub schema: SchemaRef,
     /// Bytes the backend will scan (BigQuery dry run); `None` when it cannot say.
     pub bytes_processed: Option<u64>,
+    /// The billed jobs the precheck ran (BigQuery), for the run report.
+    pub jobs: Vec<JobStats>,
+}
+
+/// One billed job, as BigQuery reported it once it finished (jobs.get statistics).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JobStats {
+    pub job_id: String,
+    /// `count` (the COUNT precheck), `shape` (an empty page for the schema), `fetch` (the
+    /// download), or `query` (`precheck: job`: the one job that is both).
+    pub purpose: &'static str,
+    pub bytes_processed: Option<u64>,
+    pub bytes_billed: Option<u64>,
+    pub cache_hit: Option<bool>,
+    pub slot_ms: Option<u64>,
 }
 
 /// An alias's data.
@@ -54,6 +76,10 @@ pub struct Fetched {
     pub rows: u64,
     /// Arrow memory actually held by the batches.
     pub bytes: u64,
+    /// The billed jobs the download ran (none when it pages the precheck's job).
+    pub jobs: Vec<JobStats>,
+    /// It came from the result cache: no job ran for it.
+    pub cached: bool,
 }
 
 /// A backend that produces alias data. Calls come from several threads at once.

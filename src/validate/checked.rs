@@ -21,6 +21,8 @@ pub struct CheckedAlias {
     pub(super) max_memory_mb: u64,
     pub(super) max_bytes_billed: u64,
     pub(super) shadow: bool,
+    pub(super) precheck: crate::config::PrecheckMode,
+    pub(super) cache_ttl: Option<std::time::Duration>,
 }
 
 impl CheckedAlias {
@@ -57,6 +59,17 @@ impl CheckedAlias {
     /// The plan lets it hide an analytics table of the same name (`shadow: true`).
     pub fn shadow(&self) -> bool {
         self.shadow
+    }
+
+    /// How long its result may be reused from the cache (alias, else plan); `None`: not
+    /// cached unless the run asks (`--cache`).
+    pub fn cache_ttl(&self) -> Option<std::time::Duration> {
+        self.cache_ttl
+    }
+
+    /// How it is prechecked: alias, else plan, else instance (`bigquery.precheck`).
+    pub fn precheck(&self) -> crate::config::PrecheckMode {
+        self.precheck
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub max_bytes_billed: u64,
     /// The instance's budget for one run.
     pub budget: Budget,
+    /// The instance's precheck mode (`bigquery.precheck`).
+    pub precheck: crate::config::PrecheckMode,
     pub bigquery: BigQueryPolicy,
     /// `--param name=value` pairs.
     pub given_params: &'a [(String, String)],
@@ -238,6 +240,11 @@ impl Validator<'_> {
                     max_memory_mb,
                     max_bytes_billed,
                     shadow: spec.shadow(),
+                    precheck: spec.precheck().or(plan.precheck).unwrap_or(ctx.precheck),
+                    cache_ttl: spec
+                        .cache()
+                        .or(plan.cache.as_ref())
+                        .and_then(|c| crate::config::parse_ttl(&c.ttl)),
                 });
             }
         }

@@ -9,7 +9,7 @@ use crate::common::Workspace;
 use crate::common::{code, da_cmd, stderr};
 
 /// The two-alias plan of the run tests, with a name that needs sanitising as a label.
-fn plan() -> String {
+pub(crate) fn plan() -> String {
     format!(
         "{}outputs:\n  - path: out/r.csv\n  - path: out/r.json\n  - path: out/r.ndjson\n  - path: out/r.parquet\n",
         crate::common::TWO_ALIASES.replace("name: two-aliases", "name: BQ.Traffic")
@@ -48,7 +48,7 @@ fn downloads(server: &BqServer) -> usize {
         .count()
 }
 
-fn bq_config(ws: &Workspace) {
+pub(crate) fn bq_config(ws: &Workspace) {
     std::fs::write(
         ws.path("bq.yaml"),
         "bigquery: {backend: bigquery, project: acme-prod}\nanalytics: {database: analytics.duckdb}\n",
@@ -56,7 +56,7 @@ fn bq_config(ws: &Workspace) {
     .unwrap();
 }
 
-fn run_against(ws: &Workspace, server: &BqServer, plan: &str, extra: &[&str]) -> Output {
+pub(crate) fn run_against(ws: &Workspace, server: &BqServer, plan: &str, extra: &[&str]) -> Output {
     da_cmd(ws.dir.path())
         .args(["plan", "run", plan, "--config", "bq.yaml"])
         .args(extra)
@@ -780,7 +780,7 @@ fn a_misspelt_final_column_fails_before_any_billed_job() {
     );
 }
 
-fn estimate_against(ws: &Workspace, server: &BqServer, plan: &str) -> Output {
+pub(crate) fn estimate_against(ws: &Workspace, server: &BqServer, plan: &str) -> Output {
     da_cmd(ws.dir.path())
         .args([
             "plan", "estimate", plan, "--config", "bq.yaml", "--format", "json",

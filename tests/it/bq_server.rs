@@ -63,6 +63,8 @@ struct Job {
     schema: Value,
     rows: Vec<Value>,
     polled: bool,
+    /// What the job scanned and billed (the dry run's figure).
+    bytes: u64,
 }
 
 struct Inner {
@@ -238,6 +240,7 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
             schema: schema.clone(),
             rows,
             polled: false,
+            bytes,
         },
     );
     if s.faults.incomplete_first {
@@ -262,7 +265,8 @@ fn page(s: &Inner, job_id: &str, reference: Value, start: usize, max: usize) -> 
     if end > start {
         out["rows"] = Value::Array(job.rows[start..end].to_vec());
     }
-    if end < job.rows.len() {
+    // `maxResults=0` asks for the job's state and size only: no rows, no page token.
+    if end < job.rows.len() && size > 0 {
         out["pageToken"] = Value::String(end.to_string());
     }
     out
@@ -337,6 +341,7 @@ async fn insert(
         .iter()
         .flat_map(|b| rows_json(b, false))
         .collect();
+    let bytes = result.rows * 8 * result.schema.fields().len() as u64;
     let job_id = body["jobReference"]["jobId"].as_str().map_or_else(
         || format!("job_{}", s.jobs.lock().unwrap().len()),
         str::to_owned,
@@ -347,6 +352,7 @@ async fn insert(
             schema: schema_json(&result.schema),
             rows,
             polled: true,
+            bytes,
         },
     );
     job_get(State(s), Path((project, job_id))).await
@@ -424,14 +430,17 @@ async fn job_get(
         return error(404, "notFound", "no such job");
     };
     let rows = entry.rows.len().to_string();
+    let bytes = entry.bytes.to_string();
+    // Slot time: a stable stand-in, one slot-millisecond per row plus one.
+    let slot_ms = (entry.rows.len() + 1).to_string();
     Json(json!({
         "kind": "bigquery#job",
         "id": format!("{project}:{job}"),
         "jobReference": {"projectId": project, "jobId": job},
         "configuration": {"jobType": "QUERY", "query": {"query": ""}},
         "status": {"state": "DONE"},
-        "statistics": {"creationTime": "0", "startTime": "0", "endTime": "0", "totalBytesProcessed": "0",
-                        "query": {"totalBytesProcessed": "0", "totalBytesBilled": "0", "cacheHit": false, "statementType": "SELECT", "totalRows": rows}}
+        "statistics": {"creationTime": "0", "startTime": "0", "endTime": "0", "totalBytesProcessed": bytes, "totalSlotMs": slot_ms,
+                        "query": {"totalBytesProcessed": bytes, "totalBytesBilled": bytes, "totalSlotMs": slot_ms, "cacheHit": false, "statementType": "SELECT", "totalRows": rows}}
     }))
     .into_response()
 }

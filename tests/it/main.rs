@@ -5,7 +5,9 @@
 #![allow(clippy::too_many_lines)]
 
 mod bigquery;
+mod bq_cost;
 mod bq_server;
+mod cache;
 mod common;
 mod conventions;
 mod dataset_policy;

@@ -45,7 +45,11 @@ fn the_shipped_plans_and_examples_are_valid() {
 /// machines (no database, no server, no credentials) can check.
 #[test]
 fn the_shipped_plans_bind_against_their_locks_and_the_snapshot() {
-    for plan in ["plans/traffic.yaml", "plans/traffic.toml", "examples/traffic.yaml"] {
+    for plan in [
+        "plans/traffic.yaml",
+        "plans/traffic.toml",
+        "examples/traffic.yaml",
+    ] {
         assert!(
             root().join(format!("{plan}.lock")).is_file(),
             "{plan} has no lock file"
