@@ -8,6 +8,7 @@
 pub mod arrow;
 mod credentials;
 mod errors;
+mod storage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use self::arrow::{BqField, RowsToArrow};
 pub use self::credentials::Credentials;
 use self::credentials::{CREDENTIALS_HINT, StaticToken};
 use self::errors::{bq_error, translate, with_retries};
+use crate::config::ReadApi;
 use crate::deadline::Deadline;
 use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
@@ -48,6 +50,12 @@ pub struct BigQueryOptions {
     /// The run's one time budget: every request gets only what is left, and running jobs
     /// are cancelled when it runs out or the run is cancelled (Ctrl-C, a dropped request).
     pub deadline: Deadline,
+    /// When to read results through the Storage Read API (`storage.rs`).
+    pub read_api: ReadApi,
+    /// Rows from which `ReadApi::Auto` uses it.
+    pub read_api_min_rows: u64,
+    /// The Read API's gRPC endpoint (`http://host:port`); `None` is Google's.
+    pub storage_endpoint: Option<String>,
 }
 
 /// The BigQuery alias source. Owns a small runtime: the pipeline is synchronous.
@@ -55,6 +63,10 @@ pub struct BigQuerySource {
     client: Client,
     opts: BigQueryOptions,
     runtime: tokio::runtime::Runtime,
+    /// The bearer token for the Storage Read API, when the credentials are a token.
+    grpc_token: Option<String>,
+    /// Rows each alias's precheck counted, for `read_api: auto`.
+    counts: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl BigQuerySource {
@@ -112,10 +124,16 @@ impl BigQuerySource {
                 CREDENTIALS_HINT,
             )
         })?;
+        let grpc_token = match &opts.credentials {
+            Credentials::Token(token) => Some(token.clone()),
+            _ => None,
+        };
         Ok(Self {
             client,
             opts,
             runtime,
+            grpc_token,
+            counts: std::sync::Mutex::default(),
         })
     }
 
@@ -163,16 +181,37 @@ impl BigQuerySource {
             })
             .await?;
         let job_id = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
-        let mut fields = None;
-        let mut token = None;
-        let mut complete = false;
+        let mut cursor = Cursor {
+            job_id,
+            fields: None,
+            complete: false,
+            token: None,
+        };
         if first.job_complete.unwrap_or(false) {
-            let f = fields.insert(fields_of(first.schema.as_ref())?);
-            self.page_or_cancel(job_id.as_deref(), page(f, &rows_json(first.rows)))
+            let f = cursor.fields.insert(fields_of(first.schema.as_ref())?);
+            self.page_or_cancel(cursor.job_id.as_deref(), page(f, &rows_json(first.rows)))
                 .await?;
-            complete = true;
-            token = first.page_token.filter(|t| !t.is_empty());
+            cursor.complete = true;
+            cursor.token = first.page_token.filter(|t| !t.is_empty());
         }
+        self.read_pages(alias, cursor, page).await
+    }
+
+    /// Pages of a job from where `cursor` stands (a fresh cursor: from the first row)
+    /// until the job is complete and every page is read.
+    async fn read_pages(
+        &self,
+        alias: &CheckedAlias,
+        cursor: Cursor,
+        mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
+    ) -> Result<Vec<BqField>, RunError> {
+        let project = self.opts.project.as_str();
+        let Cursor {
+            job_id,
+            mut fields,
+            mut complete,
+            mut token,
+        } = cursor;
         while !complete || token.is_some() {
             let Some(job_id) = job_id.as_deref() else {
                 return Err(bq_error(
@@ -309,6 +348,14 @@ impl BigQuerySource {
     }
 }
 
+/// Where a job's REST pages stand.
+struct Cursor {
+    job_id: Option<String>,
+    fields: Option<Vec<BqField>>,
+    complete: bool,
+    token: Option<String>,
+}
+
 /// The REST schema as `BqField`s (the crate's types go through JSON once per query).
 fn fields_of(
     schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
@@ -388,6 +435,9 @@ impl AliasSource for BigQuerySource {
     fn precheck(&self, alias: &CheckedAlias, estimate: &Estimate) -> Result<Precheck, RunError> {
         run_detached(&self.runtime, async {
             let rows = self.count(alias).await?;
+            if let Ok(mut counts) = self.counts.lock() {
+                counts.insert(alias.name().to_owned(), rows);
+            }
             let schema = match &estimate.schema {
                 Some(schema) => schema.clone(),
                 // Without a dry run the shape comes from an empty page of the query itself.
@@ -407,42 +457,71 @@ impl AliasSource for BigQuerySource {
 
     fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
         run_detached(&self.runtime, async {
-            let mut converter: Option<RowsToArrow> = None;
-            let mut batches = Vec::new();
-            let (mut rows, mut bytes) = (0u64, 0u64);
-            let convert = |e: arrow::ConvertError| {
-                bq_error(
-                    BqErrorKind::Upstream,
-                    format!("alias `{}`: {e}", alias.name()),
-                    "report this with the column's type",
-                )
+            if self.wants_read_api(alias) {
+                self.fetch_read_api(alias).await
+            } else {
+                self.fetch_rest(alias, None).await
+            }
+        })
+    }
+}
+
+impl BigQuerySource {
+    /// The alias's rows as REST pages: of a new job, or of `job_id`'s finished one.
+    async fn fetch_rest(
+        &self,
+        alias: &CheckedAlias,
+        job_id: Option<&str>,
+    ) -> Result<Fetched, RunError> {
+        let mut converter: Option<RowsToArrow> = None;
+        let mut batches = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        let convert = |e: arrow::ConvertError| {
+            bq_error(
+                BqErrorKind::Upstream,
+                format!("alias `{}`: {e}", alias.name()),
+                "report this with the column's type",
+            )
+        };
+        // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
+        // and the limits hold page by page even when the result grew since the precheck.
+        let on_page = |fields: &[BqField], page: &[Value]| {
+            let conv = match converter.as_mut() {
+                Some(c) => c,
+                None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
             };
-            // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
-            // and the limits hold page by page even when the result grew since the precheck.
-            let fields = self
-                .run_query(alias, alias.sql().to_owned(), |fields, page| {
-                    let conv = match converter.as_mut() {
-                        Some(c) => c,
-                        None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
-                    };
-                    conv.push_page(page).map_err(convert)?;
-                    let batch = conv.flush().map_err(convert)?;
-                    rows += batch.num_rows() as u64;
-                    bytes += batch.get_array_memory_size() as u64;
-                    batches.push(batch);
-                    within_fetch_limits(alias, rows, bytes)
-                })
-                .await?;
-            let schema = match &converter {
-                Some(c) => c.schema(),
-                None => arrow::arrow_schema(&fields).map_err(convert)?,
-            };
-            Ok(Fetched {
-                schema,
-                rows,
-                bytes: batches_bytes(&batches),
-                batches,
-            })
+            conv.push_page(page).map_err(convert)?;
+            let batch = conv.flush().map_err(convert)?;
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+            batches.push(batch);
+            within_fetch_limits(alias, rows, bytes)
+        };
+        let fields = match job_id {
+            None => {
+                self.run_query(alias, alias.sql().to_owned(), on_page)
+                    .await?
+            }
+            Some(job_id) => {
+                let cursor = Cursor {
+                    job_id: Some(job_id.to_owned()),
+                    fields: None,
+                    complete: false,
+                    token: None,
+                };
+                self.read_pages(alias, cursor, on_page).await?
+            }
+        };
+        let schema = match &converter {
+            Some(c) => c.schema(),
+            None => arrow::arrow_schema(&fields).map_err(convert)?,
+        };
+        Ok(Fetched {
+            schema,
+            rows,
+            bytes: batches_bytes(&batches),
+            batches,
+            warnings: Vec::new(),
         })
     }
 }

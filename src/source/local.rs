@@ -351,6 +351,7 @@ impl AliasSource for LocalWarehouse {
             rows: result.rows,
             batches: result.batches,
             bytes,
+            warnings: Vec::new(),
         })
     }
 }

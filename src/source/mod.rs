@@ -54,6 +54,8 @@ pub struct Fetched {
     pub rows: u64,
     /// Arrow memory actually held by the batches.
     pub bytes: u64,
+    /// What the run's report should say about how the data came (e.g. a fallback).
+    pub warnings: Vec<String>,
 }
 
 /// A backend that produces alias data. Calls come from several threads at once.

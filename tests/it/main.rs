@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod bigquery;
+mod bq_grpc;
 mod bq_server;
 mod common;
 mod demo;
@@ -14,5 +15,6 @@ mod local_codecs;
 mod outputs;
 mod plan_check;
 mod query;
+mod read_api;
 mod run;
 mod server;
