@@ -391,6 +391,23 @@ mod tests {
             Some("http://127.0.0.1:9050/bigquery/v2")
         );
         assert_eq!(access.token.as_deref(), Some("emulator"));
+        // The Read API tries the emulator's host when it names no gRPC host of its own.
+        assert_eq!(
+            access.storage_endpoint.as_deref(),
+            Some("http://127.0.0.1:9050")
+        );
+        let s = Settings::resolve(
+            &Overrides::default(),
+            &env_of(&[
+                ("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050"),
+                ("BIGQUERY_STORAGE_EMULATOR_HOST", "127.0.0.1:9060"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.bigquery_access().unwrap().storage_endpoint.as_deref(),
+            Some("http://127.0.0.1:9060")
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ use gcp_bigquery_client::model::query_request::QueryRequest;
 use serde_json::Value;
 
 use self::arrow::{BqField, RowsToArrow};
+use self::credentials::CREDENTIALS_HINT;
 pub use self::credentials::Credentials;
-use self::credentials::{CREDENTIALS_HINT, StaticToken};
 use self::errors::{bq_error, translate, with_retries};
 use crate::config::ReadApi;
 use crate::deadline::Deadline;
@@ -63,8 +63,9 @@ pub struct BigQuerySource {
     client: Client,
     opts: BigQueryOptions,
     runtime: tokio::runtime::Runtime,
-    /// The bearer token for the Storage Read API, when the credentials are a token.
-    grpc_token: Option<String>,
+    /// Tokens for the Storage Read API (the REST client's own authenticator); `None` on
+    /// the metadata server, where the client fetches tokens itself.
+    grpc_auth: Option<Arc<dyn gcp_bigquery_client::auth::Authenticator>>,
     /// Rows each alias's precheck counted, for `read_api: auto`.
     counts: std::sync::Mutex<HashMap<String, u64>>,
 }
@@ -99,23 +100,13 @@ impl BigQuerySource {
         if let Some(endpoint) = &opts.endpoint {
             builder.with_v2_base_url(endpoint.trim_end_matches('/').to_owned());
         }
-        let client = run_detached(&runtime, async {
-            match &opts.credentials {
-                Credentials::Token(token) => {
-                    builder
-                        .build_from_authenticator(Arc::new(StaticToken(token.clone())))
-                        .await
-                }
-                Credentials::ServiceAccount(path) => {
-                    builder
-                        .build_from_service_account_key_file(&path.to_string_lossy())
-                        .await
-                }
-                Credentials::AuthorizedUser(path) => {
-                    builder.build_from_authorized_user_authenticator(path).await
-                }
-                Credentials::MetadataServer => builder.build_with_workload_identity(false).await,
-            }
+        let (client, grpc_auth) = run_detached(&runtime, async {
+            let auth = credentials::authenticator(&opts.credentials).await?;
+            let client = match &auth {
+                Some(auth) => builder.build_from_authenticator(auth.clone()).await?,
+                None => builder.build_with_workload_identity(false).await?,
+            };
+            Ok::<_, BQError>((client, auth))
         })
         .map_err(|e| {
             bq_error(
@@ -124,15 +115,11 @@ impl BigQuerySource {
                 CREDENTIALS_HINT,
             )
         })?;
-        let grpc_token = match &opts.credentials {
-            Credentials::Token(token) => Some(token.clone()),
-            _ => None,
-        };
         Ok(Self {
             client,
             opts,
             runtime,
-            grpc_token,
+            grpc_auth,
             counts: std::sync::Mutex::default(),
         })
     }

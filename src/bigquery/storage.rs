@@ -63,7 +63,7 @@ impl BigQuerySource {
         let target = self.arrow_schema(alias, &fields)?;
         let read = async {
             match self.open_session(&job_id).await {
-                Ok((client, session)) => self.read_session(alias, client, session, &target).await,
+                Ok(session) => self.read_session(alias, session, &target).await,
                 Err(why) => {
                     let mut fetched = self.fetch_rest(alias, Some(&job_id)).await?;
                     fetched.warnings.push(format!(
@@ -127,16 +127,14 @@ impl BigQuerySource {
 
     /// jobs.get for the destination table, then a read session on it. Every failure is a
     /// reason to fall back to REST, said in words.
-    async fn open_session(
-        &self,
-        job_id: &str,
-    ) -> Result<(BigQueryReadClient<Channel>, pb::ReadSession), String> {
-        let Some(token) = self.grpc_token.as_deref() else {
-            return Err(
-                "it is used with an access token only (DA_BIGQUERY_ACCESS_TOKEN or a token file)"
-                    .to_owned(),
-            );
+    async fn open_session(&self, job_id: &str) -> Result<Session, String> {
+        let Some(auth) = &self.grpc_auth else {
+            return Err("it is not used with the metadata server's credentials yet".to_owned());
         };
+        let token = auth
+            .access_token()
+            .await
+            .map_err(|e| format!("no access token: {e}"))?;
         let job = self
             .client
             .job()
@@ -175,13 +173,17 @@ impl BigQuerySource {
             max_stream_count: MAX_STREAMS,
             preferred_min_stream_count: 0,
         };
-        let request = authorized(request, token, &format!("read_session.table={table}"))?;
+        let request = authorized(request, &token, &format!("read_session.table={table}"))?;
         let session = client
             .create_read_session(request)
             .await
             .map_err(|s| format!("CreateReadSession: {:?}: {}", s.code(), s.message()))?
             .into_inner();
-        Ok((client, session))
+        Ok(Session {
+            client,
+            session,
+            token,
+        })
     }
 
     /// Every stream of the session read at once; batches land in stream order, so the
@@ -190,8 +192,11 @@ impl BigQuerySource {
     async fn read_session(
         &self,
         alias: &CheckedAlias,
-        client: BigQueryReadClient<Channel>,
-        session: pb::ReadSession,
+        Session {
+            client,
+            session,
+            token,
+        }: Session,
         target: &SchemaRef,
     ) -> Result<Fetched, RunError> {
         let failed = |why: String| {
@@ -205,7 +210,6 @@ impl BigQuerySource {
             Some(pb::read_session::Schema::ArrowSchema(s)) => s.serialized_schema,
             _ => return Err(failed("the read session has no Arrow schema".to_owned())),
         };
-        let token = self.grpc_token.clone().unwrap_or_default();
         let (tx, mut rx) = mpsc::channel::<Piece>(8);
         let mut readers = JoinSet::new();
         for (index, stream) in session.streams.into_iter().enumerate() {
@@ -240,6 +244,13 @@ impl BigQuerySource {
             warnings: Vec::new(),
         })
     }
+}
+
+/// A read session and what reads it.
+struct Session {
+    client: BigQueryReadClient<Channel>,
+    session: pb::ReadSession,
+    token: String,
 }
 
 /// One `ReadRows` stream, decoded where it is read (decoding runs beside the others).
