@@ -236,3 +236,37 @@ fn a_refused_session_falls_back_to_rest_with_a_warning() {
         .count();
     assert_eq!(data_queries, 1);
 }
+
+/// Guards against the Read API path skipping the limits: a result that grew past the
+/// alias's `max_rows` since its COUNT stops the read as batches arrive (row_limit), and
+/// nothing is written.
+#[test]
+fn the_row_limit_holds_batch_by_batch_on_the_read_api() {
+    let ws = Workspace::new();
+    warehouse(&ws);
+    ws.plan(
+        "big.yaml",
+        "version: 1\nname: big\nregister_bq:\n  big:\n    sql: SELECT * FROM `p.all.big`\n    max_rows: 5000\nsql: SELECT count(*) AS n FROM big\noutputs: [{path: out/n.csv}]\n",
+    );
+    config(&ws, "always");
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            count_shortfall: u64::MAX,
+            ..Faults::default()
+        },
+    );
+    let out = run(&ws, &server, "big.yaml");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(report(&ws)["error"]["error_type"], "row_limit");
+    assert!(
+        stderr(&out).contains("during the fetch"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !grpc_calls(&server, "ReadRows").is_empty(),
+        "it was the Read API"
+    );
+    assert!(!ws.path("out").exists());
+}
