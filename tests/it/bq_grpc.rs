@@ -71,6 +71,17 @@ impl ReadTable {
     }
 }
 
+/// A job's table as one batch, converted once and kept with the job.
+fn read_table(inner: &Inner, job: &str) -> Option<RecordBatch> {
+    let mut jobs = inner.jobs.lock().unwrap();
+    let entry = jobs.get_mut(job)?;
+    if entry.read.is_none() {
+        let table = ReadTable::new(&entry.schema, &entry.batches);
+        entry.read = Some(arrow::compute::concat_batches(&table.schema, &table.batches).unwrap());
+    }
+    entry.read.clone()
+}
+
 #[derive(Clone)]
 struct ReadService(Arc<Inner>);
 
@@ -166,17 +177,15 @@ fn create_session(
         .rsplit_once("/tables/")
         .map(|(_, t)| t.to_owned())
         .unwrap_or_default();
-    let jobs = inner.jobs.lock().unwrap();
-    let Some(entry) = jobs.get(&job) else {
+    let Some(table) = read_table(inner, &job) else {
         return Err(Status::not_found(format!("no table {}", session.table)));
     };
-    let table = ReadTable::new(&entry.schema, &entry.batches);
-    let rows: usize = table.batches.iter().map(RecordBatch::num_rows).sum();
+    let rows = table.num_rows();
     let streams = usize::try_from(msg.max_stream_count.max(1))
         .unwrap()
         .min(rows.div_ceil(ROWS_PER_MESSAGE).max(1));
     // The schema message alone (no end-of-stream marker), as BigQuery sends it.
-    let mut writer = StreamWriter::try_new(Vec::new(), &table.schema).unwrap();
+    let mut writer = StreamWriter::try_new(Vec::new(), &table.schema()).unwrap();
     let schema = std::mem::take(writer.get_mut());
     Ok(Response::new(pb::ReadSession {
         name: format!("{}/sessions/{job}", msg.parent),
@@ -238,14 +247,8 @@ fn read_rows(
         return Err(Status::invalid_argument(format!("bad stream {stream}")));
     };
     let job = job.rsplit_once("/sessions/").map_or(job, |(_, j)| j);
-    let table = {
-        let jobs = inner.jobs.lock().unwrap();
-        let entry = jobs
-            .get(job)
-            .ok_or_else(|| Status::not_found(format!("no session for {job}")))?;
-        ReadTable::new(&entry.schema, &entry.batches)
-    };
-    let all = arrow::compute::concat_batches(&table.schema, &table.batches).unwrap();
+    let all =
+        read_table(inner, job).ok_or_else(|| Status::not_found(format!("no session for {job}")))?;
     let share = all.num_rows().div_ceil(n);
     let start = (i * share).min(all.num_rows());
     let end = ((i + 1) * share).min(all.num_rows());
@@ -253,7 +256,7 @@ fn read_rows(
         .try_with_compression(Some(CompressionType::LZ4_FRAME))
         .unwrap();
     let mut writer =
-        StreamWriter::try_new_with_options(Vec::new(), &table.schema, options).unwrap();
+        StreamWriter::try_new_with_options(Vec::new(), &all.schema(), options).unwrap();
     writer.get_mut().clear();
     let mut messages = Vec::new();
     let mut offset = start;

@@ -63,6 +63,8 @@ pub(crate) struct Job {
     rows: Vec<Value>,
     /// The result as DuckDB gave it, for the Read API (`bq_grpc.rs`).
     pub(crate) batches: Vec<RecordBatch>,
+    /// `batches` as the Read API sends them, made on the first read session.
+    pub(crate) read: Option<RecordBatch>,
     polled: bool,
 }
 
@@ -250,6 +252,7 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
             schema: schema.clone(),
             rows,
             batches: result.batches,
+            read: None,
             polled: false,
         },
     );
@@ -357,6 +360,7 @@ async fn insert(
             schema: schema_json(&result.schema),
             rows,
             batches: result.batches,
+            read: None,
             polled: true,
         },
     );
