@@ -1,11 +1,15 @@
 //! The loopback BigQuery test server as a program, for benchmarks and manual runs:
 //! `cargo run --example bq_test_server -- WAREHOUSE [--port N] [--latency-ms N] [--page-rows N] [--generate-rows N]`.
 //! It answers BigQuery REST calls from the Parquet warehouse (the same code the tests use)
-//! and prints `BIGQUERY_EMULATOR_HOST=127.0.0.1:PORT` once it listens.
+//! and the Storage Read API over gRPC on a second port, and prints
+//! `BIGQUERY_EMULATOR_HOST=127.0.0.1:PORT` and `BIGQUERY_STORAGE_EMULATOR_HOST=...` once it listens.
 
 // An example program: the terminal is its edge.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[allow(dead_code)]
+#[path = "../tests/it/bq_grpc.rs"]
+mod bq_grpc;
 #[allow(dead_code)]
 #[path = "../tests/it/bq_server.rs"]
 mod bq_server;
@@ -41,6 +45,7 @@ fn main() {
     }
     let server = bq_server::BqServer::start(&warehouse, faults);
     println!("BIGQUERY_EMULATOR_HOST={}", server.host());
+    println!("BIGQUERY_STORAGE_EMULATOR_HOST={}", server.grpc_host());
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }

@@ -218,11 +218,35 @@ pub struct BigQueryConfig {
     /// Folder of the local backend's Parquet warehouse, relative to the config file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_warehouse: Option<PathBuf>,
+    /// Read large results as Arrow through the BigQuery Storage Read API: `auto` (above
+    /// `read_api_min_rows`), `always` or `never`. Default: auto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_api: Option<ReadApi>,
+    /// Rows from which `read_api: auto` uses the Storage Read API. Default: 50000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_api_min_rows: Option<u64>,
+    /// Override of the Storage Read API's gRPC endpoint, e.g. `http://127.0.0.1:9060`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_endpoint: Option<String>,
     /// How an alias is checked against its row and memory limits before its rows are
     /// downloaded; a plan (top-level `precheck`) or alias may choose otherwise.
     /// Default: `count`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precheck: Option<PrecheckMode>,
+}
+
+/// `bigquery.read_api_min_rows` when unset.
+pub const DEFAULT_READ_API_MIN_ROWS: u64 = 50_000;
+
+/// When to read results through the Storage Read API instead of REST pages.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadApi {
+    /// Above `read_api_min_rows` rows (from the precheck).
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where cached alias results live.

@@ -163,16 +163,23 @@ pub fn run(
         deadline.check("prechecks")?;
         let fetched = fetch(prechecked?, source, &pool, events);
         deadline.check("fetch")?;
-        let aliases = register(&engine, fetched?, events)?;
+        let fetched = fetched?;
+        // How the data came (a Read API fallback) reaches the report, even of a failure.
+        let fetch_warnings: Vec<String> = fetched
+            .iter()
+            .flat_map(|f| f.data.warnings.iter().cloned())
+            .collect();
+        let aliases = register(&engine, fetched, events)?;
         deadline.check("registration")?;
-        let (result, outputs, final_ms) = final_step(&engine, plan, &targets, opts, events)?;
+        let (result, outputs, final_ms) = final_step(&engine, plan, &targets, opts, events)
+            .map_err(|e| e.with_warnings(&fetch_warnings))?;
         Ok(RunOutcome {
             backend: source.label(),
             aliases,
             result,
             final_ms,
             outputs,
-            warnings: warnings.clone(),
+            warnings: [warnings.clone(), fetch_warnings].concat(),
         })
     };
     on_engine().map_err(|e| e.with_warnings(&warnings))

@@ -19,11 +19,12 @@ use crate::validate::sql::BigQueryPolicy;
 
 /// Variables read after start-up, besides the `DA_*` settings and the configured
 /// remote-attach token variables.
-const SNAPSHOT: [&str; 8] = [
+const SNAPSHOT: [&str; 9] = [
     "XDG_CACHE_HOME",
     "DA_BIGQUERY_ACCESS_TOKEN",
     "DA_BIGQUERY_ACCESS_TOKEN_FILE",
     "BIGQUERY_EMULATOR_HOST",
+    "BIGQUERY_STORAGE_EMULATOR_HOST",
     "GOOGLE_APPLICATION_CREDENTIALS",
     "CLOUDSDK_CONFIG",
     "HOME",
@@ -70,6 +71,8 @@ pub struct BigQueryAccess {
     pub endpoint: Option<String>,
     /// A bearer token to use as is (from the environment, a token file, or an emulator).
     pub token: Option<String>,
+    /// The Storage Read API's gRPC endpoint (`http://host:port`); `None` is Google's.
+    pub storage_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -266,8 +269,19 @@ impl Settings {
         let token = self
             .env("DA_BIGQUERY_ACCESS_TOKEN")
             .or(from_file)
-            .or_else(|| emulator.map(|_| "emulator".to_owned()));
-        Ok(BigQueryAccess { endpoint, token })
+            .or_else(|| emulator.as_ref().map(|_| "emulator".to_owned()));
+        // An emulator's gRPC side has a variable of its own; without one, an emulator's
+        // REST host is tried, and a refused session falls back to REST.
+        let storage_endpoint = self
+            .env("BIGQUERY_STORAGE_EMULATOR_HOST")
+            .or(emulator)
+            .map(|host| format!("http://{host}"))
+            .or_else(|| self.config.bigquery.storage_endpoint.clone());
+        Ok(BigQueryAccess {
+            endpoint,
+            token,
+            storage_endpoint,
+        })
     }
 }
 
@@ -443,6 +457,23 @@ mod tests {
             Some("http://127.0.0.1:9050/bigquery/v2")
         );
         assert_eq!(access.token.as_deref(), Some("emulator"));
+        // The Read API tries the emulator's host when it names no gRPC host of its own.
+        assert_eq!(
+            access.storage_endpoint.as_deref(),
+            Some("http://127.0.0.1:9050")
+        );
+        let s = Settings::resolve(
+            &Overrides::default(),
+            &env_of(&[
+                ("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050"),
+                ("BIGQUERY_STORAGE_EMULATOR_HOST", "127.0.0.1:9060"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.bigquery_access().unwrap().storage_endpoint.as_deref(),
+            Some("http://127.0.0.1:9060")
+        );
     }
 
     #[test]

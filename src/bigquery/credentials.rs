@@ -3,6 +3,7 @@
 //! metadata server is used only on Google Cloud.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use gcp_bigquery_client::error::BQError;
 use serde_json::Value;
@@ -90,6 +91,69 @@ impl Credentials {
 /// A bearer token that never changes.
 #[derive(Clone)]
 pub(super) struct StaticToken(pub(super) String);
+
+/// The OAuth scope of every token: BigQuery's, which the Storage Read API accepts too.
+const SCOPES: &[&str] = &["https://www.googleapis.com/auth/bigquery"];
+
+type TokenFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, BQError>> + Send>>;
+
+/// A yup-oauth2 authenticator behind the client's `Authenticator`, built here so that the
+/// REST client and the Storage Read API share it (and its token cache).
+#[derive(Clone)]
+pub(super) struct OAuth(Arc<dyn Fn() -> TokenFuture + Send + Sync>);
+
+#[async_trait::async_trait]
+impl gcp_bigquery_client::auth::Authenticator for OAuth {
+    async fn access_token(&self) -> Result<String, BQError> {
+        (self.0)().await
+    }
+}
+
+/// The authenticator for `credentials`; `None` for the metadata server, which the client
+/// handles itself (the Storage Read API then falls back to REST).
+pub(super) async fn authenticator(
+    credentials: &Credentials,
+) -> Result<Option<Arc<dyn gcp_bigquery_client::auth::Authenticator>>, BQError> {
+    use gcp_bigquery_client::yup_oauth2;
+    // Each arm builds its own authenticator type; a closure hides it.
+    macro_rules! oauth {
+        ($auth:expr) => {{
+            let auth = $auth;
+            let fetch = move || -> TokenFuture {
+                let auth = auth.clone();
+                Box::pin(async move {
+                    let token = auth.token(SCOPES).await?;
+                    token.token().map(str::to_owned).ok_or(BQError::NoToken)
+                })
+            };
+            Some(Arc::new(OAuth(Arc::new(fetch)))
+                as Arc<dyn gcp_bigquery_client::auth::Authenticator>)
+        }};
+    }
+    Ok(match credentials {
+        Credentials::Token(token) => Some(Arc::new(StaticToken(token.clone()))),
+        Credentials::ServiceAccount(path) => {
+            let key = yup_oauth2::read_service_account_key(path).await?;
+            oauth!(
+                yup_oauth2::ServiceAccountAuthenticator::builder(key)
+                    .build()
+                    .await
+                    .map_err(BQError::InvalidServiceAccountAuthenticator)?
+            )
+        }
+        Credentials::AuthorizedUser(path) => {
+            let secret = yup_oauth2::read_authorized_user_secret(path).await?;
+            oauth!(
+                yup_oauth2::AuthorizedUserAuthenticator::builder(secret)
+                    .build()
+                    .await
+                    .map_err(BQError::InvalidAuthorizedUserAuthenticator)?
+            )
+        }
+        Credentials::MetadataServer => None,
+    })
+}
 
 #[async_trait::async_trait]
 impl gcp_bigquery_client::auth::Authenticator for StaticToken {

@@ -9,6 +9,7 @@ pub mod arrow;
 mod credentials;
 mod errors;
 mod policy;
+mod storage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,10 +26,11 @@ use gcp_bigquery_client::model::query_request::QueryRequest;
 use serde_json::Value;
 
 use self::arrow::{BqField, RowsToArrow};
+use self::credentials::CREDENTIALS_HINT;
 pub use self::credentials::Credentials;
-use self::credentials::{CREDENTIALS_HINT, StaticToken};
 use self::errors::{bq_error, translate, with_retries};
 use crate::config::PrecheckMode;
+use crate::config::ReadApi;
 use crate::deadline::Deadline;
 use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
@@ -54,6 +56,12 @@ pub struct BigQueryOptions {
     /// The run's one time budget: every request gets only what is left, and running jobs
     /// are cancelled when it runs out or the run is cancelled (Ctrl-C, a dropped request).
     pub deadline: Deadline,
+    /// When to read results through the Storage Read API (`storage.rs`).
+    pub read_api: ReadApi,
+    /// Rows from which `ReadApi::Auto` uses it.
+    pub read_api_min_rows: u64,
+    /// The Read API's gRPC endpoint (`http://host:port`); `None` is Google's.
+    pub storage_endpoint: Option<String>,
 }
 
 /// The BigQuery alias source. Owns a small runtime: the pipeline is synchronous.
@@ -63,6 +71,11 @@ pub struct BigQuerySource {
     runtime: tokio::runtime::Runtime,
     /// `precheck: job`: the finished job of each alias, whose pages the fetch reads.
     finished: std::sync::Mutex<HashMap<String, String>>,
+    /// Tokens for the Storage Read API (the REST client's own authenticator); `None` on
+    /// the metadata server, where the client fetches tokens itself.
+    grpc_auth: Option<Arc<dyn gcp_bigquery_client::auth::Authenticator>>,
+    /// Rows each alias's precheck counted, for `read_api: auto`.
+    counts: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl BigQuerySource {
@@ -95,23 +108,13 @@ impl BigQuerySource {
         if let Some(endpoint) = &opts.endpoint {
             builder.with_v2_base_url(endpoint.trim_end_matches('/').to_owned());
         }
-        let client = run_detached(&runtime, async {
-            match &opts.credentials {
-                Credentials::Token(token) => {
-                    builder
-                        .build_from_authenticator(Arc::new(StaticToken(token.clone())))
-                        .await
-                }
-                Credentials::ServiceAccount(path) => {
-                    builder
-                        .build_from_service_account_key_file(&path.to_string_lossy())
-                        .await
-                }
-                Credentials::AuthorizedUser(path) => {
-                    builder.build_from_authorized_user_authenticator(path).await
-                }
-                Credentials::MetadataServer => builder.build_with_workload_identity(false).await,
-            }
+        let (client, grpc_auth) = run_detached(&runtime, async {
+            let auth = credentials::authenticator(&opts.credentials).await?;
+            let client = match &auth {
+                Some(auth) => builder.build_from_authenticator(auth.clone()).await?,
+                None => builder.build_with_workload_identity(false).await?,
+            };
+            Ok::<_, BQError>((client, auth))
         })
         .map_err(|e| {
             bq_error(
@@ -125,6 +128,8 @@ impl BigQuerySource {
             opts,
             runtime,
             finished: std::sync::Mutex::default(),
+            grpc_auth,
+            counts: std::sync::Mutex::default(),
         })
     }
 
@@ -348,6 +353,7 @@ impl BigQuerySource {
     }
 }
 
+/// Where a job's REST pages stand.
 /// The REST schema as `BqField`s (the crate's types go through JSON once per query).
 fn fields_of(
     schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
@@ -434,9 +440,12 @@ impl AliasSource for BigQuerySource {
     fn precheck(&self, alias: &CheckedAlias, estimate: &Estimate) -> Result<Precheck, RunError> {
         run_detached(&self.runtime, async {
             if alias.precheck() == PrecheckMode::Job {
-                return self.precheck_job(alias, estimate).await;
+                let pre = self.precheck_job(alias, estimate).await?;
+                self.remember_count(alias, pre.rows);
+                return Ok(pre);
             }
             let (rows, count_job) = self.count(alias).await?;
+            self.remember_count(alias, rows);
             let mut jobs = vec![self.job_stats(&count_job, "count").await];
             let schema = match &estimate.schema {
                 Some(schema) => schema.clone(),
@@ -459,64 +468,96 @@ impl AliasSource for BigQuerySource {
 
     fn fetch(&self, alias: &CheckedAlias) -> Result<Fetched, RunError> {
         run_detached(&self.runtime, async {
-            let mut converter: Option<RowsToArrow> = None;
-            let mut batches = Vec::new();
-            let (mut rows, mut bytes) = (0u64, 0u64);
-            let convert = |e: arrow::ConvertError| {
-                bq_error(
-                    BqErrorKind::Upstream,
-                    format!("alias `{}`: {e}", alias.name()),
-                    "report this with the column's type",
-                )
-            };
-            // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
-            // and the limits hold page by page even when the result grew since the precheck.
-            let on_page = |fields: &[BqField], page: &[Value]| {
-                let conv = match converter.as_mut() {
-                    Some(c) => c,
-                    None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
-                };
-                conv.push_page(page).map_err(convert)?;
-                let batch = conv.flush().map_err(convert)?;
-                rows += batch.num_rows() as u64;
-                bytes += batch.get_array_memory_size() as u64;
-                batches.push(batch);
-                within_fetch_limits(alias, rows, bytes)
-            };
-            let precheck_job = self
+            // A `precheck: job` alias already has its finished job: page it, no second scan.
+            let has_finished_job = self
                 .finished
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(alias.name());
-            let mut jobs = Vec::new();
-            let fields = match precheck_job {
-                // `precheck: job`: the finished job's pages, no second scan.
-                Some(job_id) => {
-                    let mut fields = None;
-                    self.read_pages(alias, &job_id, None, &mut fields, on_page)
-                        .await?;
-                    fields.unwrap_or_default()
-                }
-                None => {
-                    let (fields, job) = self
-                        .run_query(alias, alias.sql().to_owned(), on_page)
-                        .await?;
-                    jobs.push(self.job_stats(&job, "fetch").await);
-                    fields
-                }
+                .contains_key(alias.name());
+            if self.wants_read_api(alias) && !has_finished_job {
+                self.fetch_read_api(alias).await
+            } else {
+                self.fetch_rest(alias, None).await
+            }
+        })
+    }
+}
+
+impl BigQuerySource {
+    /// Keep the precheck's row count for `read_api: auto`.
+    fn remember_count(&self, alias: &CheckedAlias, rows: u64) {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(alias.name().to_owned(), rows);
+    }
+
+    /// The alias's rows as REST pages: of a new job, or of `job_id`'s finished one.
+    async fn fetch_rest(
+        &self,
+        alias: &CheckedAlias,
+        job_id: Option<&str>,
+    ) -> Result<Fetched, RunError> {
+        let mut converter: Option<RowsToArrow> = None;
+        let mut batches = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        let convert = |e: arrow::ConvertError| {
+            bq_error(
+                BqErrorKind::Upstream,
+                format!("alias `{}`: {e}", alias.name()),
+                "report this with the column's type",
+            )
+        };
+        // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
+        // and the limits hold page by page even when the result grew since the precheck.
+        let on_page = |fields: &[BqField], page: &[Value]| {
+            let conv = match converter.as_mut() {
+                Some(c) => c,
+                None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
             };
-            let schema = match &converter {
-                Some(c) => c.schema(),
-                None => arrow::arrow_schema(&fields).map_err(convert)?,
-            };
-            Ok(Fetched {
-                schema,
-                rows,
-                bytes: batches_bytes(&batches),
-                batches,
-                jobs,
-                cached: false,
-            })
+            conv.push_page(page).map_err(convert)?;
+            let batch = conv.flush().map_err(convert)?;
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+            batches.push(batch);
+            within_fetch_limits(alias, rows, bytes)
+        };
+        // `precheck: job` left its finished job; the Read API's fallback names its own.
+        let finished = job_id.map(str::to_owned).or_else(|| {
+            self.finished
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(alias.name())
+        });
+        let mut jobs = Vec::new();
+        let fields = match finished {
+            // A finished job's pages: no second scan.
+            Some(job_id) => {
+                let mut fields = None;
+                self.read_pages(alias, &job_id, None, &mut fields, on_page)
+                    .await?;
+                fields.unwrap_or_default()
+            }
+            None => {
+                let (fields, job) = self
+                    .run_query(alias, alias.sql().to_owned(), on_page)
+                    .await?;
+                jobs.push(self.job_stats(&job, "fetch").await);
+                fields
+            }
+        };
+        let schema = match &converter {
+            Some(c) => c.schema(),
+            None => arrow::arrow_schema(&fields).map_err(convert)?,
+        };
+        Ok(Fetched {
+            schema,
+            rows,
+            bytes: batches_bytes(&batches),
+            batches,
+            jobs,
+            cached: false,
+            warnings: Vec::new(),
         })
     }
 }

@@ -358,6 +358,11 @@ fn bigquery_options(
         labels,
         page_size: 10_000,
         deadline: deadline.clone(),
+        read_api: bq.read_api.unwrap_or_default(),
+        read_api_min_rows: bq
+            .read_api_min_rows
+            .unwrap_or(crate::config::DEFAULT_READ_API_MIN_ROWS),
+        storage_endpoint: access.storage_endpoint,
     })
 }
 

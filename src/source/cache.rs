@@ -167,6 +167,7 @@ fn read_fresh(path: &Path, ttl: Duration) -> Option<Fetched> {
         batches,
         jobs: Vec::new(),
         cached: true,
+        warnings: Vec::new(),
     })
 }
 

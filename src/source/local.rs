@@ -348,6 +348,7 @@ impl AliasSource for LocalWarehouse {
             bytes,
             jobs: Vec::new(),
             cached: false,
+            warnings: Vec::new(),
         })
     }
 }

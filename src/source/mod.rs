@@ -80,6 +80,8 @@ pub struct Fetched {
     pub jobs: Vec<JobStats>,
     /// It came from the result cache: no job ran for it.
     pub cached: bool,
+    /// What the run's report should say about how the data came (e.g. a fallback).
+    pub warnings: Vec<String>,
 }
 
 /// A backend that produces alias data. Calls come from several threads at once.

@@ -48,6 +48,10 @@ pub struct Faults {
     /// A `project.dataset.table` that jobs.insert dry runs add to `referencedTables`, as
     /// BigQuery does for a view in an allowed dataset that reads another dataset.
     pub extra_referenced_table: Option<String>,
+    /// Refuse every Storage Read API session with PERMISSION_DENIED.
+    pub read_session_denied: bool,
+    /// Fail every ReadRows stream with UNAVAILABLE after this many messages.
+    pub read_fail_after: Option<usize>,
 }
 
 /// One request the server saw.
@@ -59,24 +63,30 @@ pub struct Seen {
     pub ended: Instant,
 }
 
-struct Job {
-    schema: Value,
+pub(crate) struct Job {
+    pub(crate) schema: Value,
     rows: Vec<Value>,
+    /// The result as DuckDB gave it, for the Read API (`bq_grpc.rs`).
+    pub(crate) batches: Vec<RecordBatch>,
+    /// `batches` as the Read API sends them, made on the first read session.
+    pub(crate) read: Option<RecordBatch>,
     polled: bool,
     /// What the job scanned and billed (the dry run's figure).
     bytes: u64,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     warehouse: LocalWarehouse,
     calls: std::sync::atomic::AtomicUsize,
-    faults: Faults,
-    jobs: Mutex<HashMap<String, Job>>,
-    seen: Mutex<Vec<Seen>>,
+    pub(crate) faults: Faults,
+    pub(crate) jobs: Mutex<HashMap<String, Job>>,
+    pub(crate) seen: Mutex<Vec<Seen>>,
 }
 
 pub struct BqServer {
     pub addr: SocketAddr,
+    /// The Storage Read API's gRPC port (`bq_grpc.rs`).
+    pub grpc_addr: SocketAddr,
     inner: Arc<Inner>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -113,8 +123,14 @@ impl BqServer {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move { axum::serve(listener, app).await });
+        let grpc = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        crate::bq_grpc::spawn(&runtime, grpc, inner.clone());
         Self {
             addr,
+            grpc_addr,
             inner,
             _runtime: runtime,
         }
@@ -123,6 +139,11 @@ impl BqServer {
     /// `host:port`, as BIGQUERY_EMULATOR_HOST wants it.
     pub fn host(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// `host:port` of the gRPC side, as BIGQUERY_STORAGE_EMULATOR_HOST wants it.
+    pub fn grpc_host(&self) -> String {
+        self.grpc_addr.to_string()
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -239,6 +260,8 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
         Job {
             schema: schema.clone(),
             rows,
+            batches: result.batches,
+            read: None,
             polled: false,
             bytes,
         },
@@ -351,6 +374,8 @@ async fn insert(
         Job {
             schema: schema_json(&result.schema),
             rows,
+            batches: result.batches,
+            read: None,
             polled: true,
             bytes,
         },
@@ -437,7 +462,8 @@ async fn job_get(
         "kind": "bigquery#job",
         "id": format!("{project}:{job}"),
         "jobReference": {"projectId": project, "jobId": job},
-        "configuration": {"jobType": "QUERY", "query": {"query": ""}},
+        "configuration": {"jobType": "QUERY", "query": {"query": "",
+            "destinationTable": {"projectId": project, "datasetId": "_da_results", "tableId": job}}},
         "status": {"state": "DONE"},
         "statistics": {"creationTime": "0", "startTime": "0", "endTime": "0", "totalBytesProcessed": bytes, "totalSlotMs": slot_ms,
                         "query": {"totalBytesProcessed": bytes, "totalBytesBilled": bytes, "totalSlotMs": slot_ms, "cacheHit": false, "statementType": "SELECT", "totalRows": rows}}

@@ -6,6 +6,7 @@
 
 mod bigquery;
 mod bq_cost;
+mod bq_grpc;
 mod bq_server;
 mod cache;
 mod common;
@@ -24,5 +25,6 @@ mod outputs;
 mod param_binding;
 mod plan_check;
 mod query;
+mod read_api;
 mod run;
 mod server;
