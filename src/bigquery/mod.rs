@@ -23,6 +23,7 @@ use gcp_bigquery_client::model::query_parameter::QueryParameter;
 use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
 use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
 use gcp_bigquery_client::model::query_request::QueryRequest;
+use gcp_bigquery_client::model::table_schema::TableSchema;
 use serde_json::Value;
 
 use self::arrow::{BqField, RowsToArrow};
@@ -625,14 +626,12 @@ impl BigQuerySource {
         Ok((count, job_id))
     }
 
-    /// `precheck: job`: run the alias query once and wait for it without downloading a row
-    /// (`maxResults=0`); its row count and schema come from the finished job, and the job
-    /// is kept for the fetch to page through.
-    async fn precheck_job(
+    /// Run the alias query as a job and wait for it to finish without downloading a row
+    /// (`maxResults=0`): its id, row count and schema.
+    async fn run_without_rows(
         &self,
         alias: &CheckedAlias,
-        estimate: &Estimate,
-    ) -> Result<Precheck, RunError> {
+    ) -> Result<(String, Option<String>, Option<TableSchema>), RunError> {
         let project = self.opts.project.as_str();
         let request = self.request(alias, alias.sql().to_owned(), false, 0);
         let first = self
@@ -641,16 +640,26 @@ impl BigQuerySource {
             })
             .await?;
         let job_id = job_id_of(first.job_reference.as_ref())?;
-        let (total_rows, schema) = if first.job_complete.unwrap_or(false) {
-            (first.total_rows, first.schema)
-        } else {
-            loop {
-                let next = self.results(alias, &job_id, None, 0).await?;
-                if next.job_complete.unwrap_or(false) {
-                    break (next.total_rows, next.schema);
-                }
+        if first.job_complete.unwrap_or(false) {
+            return Ok((job_id, first.total_rows, first.schema));
+        }
+        loop {
+            let next = self.results(alias, &job_id, None, 0).await?;
+            if next.job_complete.unwrap_or(false) {
+                return Ok((job_id, next.total_rows, next.schema));
             }
-        };
+        }
+    }
+
+    /// `precheck: job`: run the alias query once and wait for it without downloading a row
+    /// (`maxResults=0`); its row count and schema come from the finished job, and the job
+    /// is kept for the fetch to page through.
+    async fn precheck_job(
+        &self,
+        alias: &CheckedAlias,
+        estimate: &Estimate,
+    ) -> Result<Precheck, RunError> {
+        let (job_id, total_rows, schema) = self.run_without_rows(alias).await?;
         let rows = total_rows
             .as_deref()
             .and_then(|r| r.parse::<u64>().ok())

@@ -13,7 +13,6 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamDecoder;
 use arrow::record_batch::RecordBatch;
 use gcp_bigquery_client::google::cloud::bigquery::storage::v1 as pb;
-use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
 use pb::arrow_serialization_options::CompressionCodec;
 use pb::big_query_read_client::BigQueryReadClient;
 use pb::read_rows_response::Rows;
@@ -86,40 +85,7 @@ impl BigQuerySource {
 
     /// Run the alias's query to completion without downloading a row: its id and schema.
     async fn finished_job(&self, alias: &CheckedAlias) -> Result<(String, Vec<BqField>), RunError> {
-        let project = self.opts.project.as_str();
-        let request = self.request(alias, alias.sql().to_owned(), false, 0);
-        let first = self
-            .guarded(alias, None, || {
-                self.client.job().query(project, request.clone())
-            })
-            .await?;
-        let Some(job_id) = first.job_reference.and_then(|r| r.job_id) else {
-            return Err(bq_error(
-                BqErrorKind::Upstream,
-                format!("alias `{}`: BigQuery returned no job id", alias.name()),
-                "retry; if it persists, report it",
-            ));
-        };
-        let (mut complete, mut schema) = (first.job_complete.unwrap_or(false), first.schema);
-        while !complete {
-            let params = GetQueryResultsParameters {
-                format_options: None,
-                location: self.opts.location.clone(),
-                max_results: Some(0),
-                page_token: None,
-                start_index: None,
-                timeout_ms: Some(self.poll_ms()),
-            };
-            let next = self
-                .guarded(alias, Some(&job_id), || {
-                    self.client
-                        .job()
-                        .get_query_results(project, &job_id, params.clone())
-                })
-                .await?;
-            complete = next.job_complete.unwrap_or(false);
-            schema = next.schema;
-        }
+        let (job_id, _, schema) = self.run_without_rows(alias).await?;
         let fields = fields_of(schema.as_ref())?;
         Ok((job_id, fields))
     }
