@@ -17,10 +17,9 @@ use tokio::sync::Semaphore;
 use super::Log;
 use super::tools;
 use super::types::{
-    CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput, RunInput, RunOutput, ToolError,
-    internal,
+    CatalogInput, CatalogOutput, CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput,
+    RunInput, RunOutput, ToolError, internal,
 };
-use crate::catalog::Catalog;
 use crate::settings::Settings;
 
 /// The MCP server: settings fixed at start, tools routed by rmcp.
@@ -119,11 +118,15 @@ impl DaServer {
     }
 
     #[tool(
-        description = "List the databases, tables, views and columns (with DuckDB types) that a plan's final SQL can read: the analytics database and its extracts, opened read-only exactly as a run opens them. `qualified_name` is how to write each table in SQL.",
+        description = "List the databases, tables, views and columns (with DuckDB types) that a plan's final SQL can read: the analytics database and its extracts, opened read-only exactly as a run opens them. `qualified_name` is how to write each table in SQL. With `plans`, also each plan's aliases and their locked result columns (BigQuery types) from its lock file.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn catalog(&self) -> Result<Json<Catalog>, Json<ToolError>> {
-        self.blocking("catalog", tools::catalog).await
+    async fn catalog(
+        &self,
+        Parameters(input): Parameters<CatalogInput>,
+    ) -> Result<Json<CatalogOutput>, Json<ToolError>> {
+        self.blocking("catalog", move |s| tools::catalog(s, &input))
+            .await
     }
 
     #[tool(

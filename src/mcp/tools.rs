@@ -12,8 +12,8 @@ use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
 use super::types::{
-    CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
-    RunInput, RunOutput, ToolError, internal,
+    CatalogInput, CatalogOutput, CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput,
+    PlanSchemaOutput, PlanSyntax, RunInput, RunOutput, ToolError, internal,
 };
 use crate::diagnostic::render::{OutputFormat, RenderOptions, render};
 use crate::error::Error;
@@ -326,9 +326,34 @@ fn first_rows(batches: &[RecordBatch], n: u64) -> Vec<RecordBatch> {
     out
 }
 
-/// `catalog`: what a plan's final SQL can read.
-pub fn catalog(settings: &Settings) -> Result<crate::catalog::Catalog, ToolError> {
-    Ok(crate::catalog::load(settings)?)
+/// `catalog`: what a plan's final SQL can read, and the aliases' locked schemas of the
+/// plans asked for.
+pub fn catalog(settings: &Settings, input: &CatalogInput) -> Result<CatalogOutput, ToolError> {
+    let catalog = crate::catalog::load(settings)?;
+    let mut locked_aliases = BTreeMap::new();
+    for plan in &input.plans {
+        let path = PathBuf::from(plan);
+        if crate::document::Syntax::from_path(&path).is_none() {
+            return Err(ToolError::new(
+                "usage",
+                format!("`{plan}` is not a plan file (.yaml, .yml or .toml)"),
+            ));
+        }
+        let lock = crate::lock::Lock::read(&crate::lock::Lock::path_for(&path))
+            .map_err(|e| ToolError::new("usage", e))?;
+        if let Some(lock) = lock {
+            let aliases = lock
+                .aliases
+                .into_iter()
+                .map(|(name, alias)| (name, alias.columns))
+                .collect();
+            locked_aliases.insert(plan.clone(), aliases);
+        }
+    }
+    Ok(CatalogOutput {
+        catalog,
+        locked_aliases,
+    })
 }
 
 /// `plan_schema`: the JSON schema of plan files.

@@ -128,6 +128,25 @@ pub struct OutputFile {
     pub sha256: String,
 }
 
+/// What `catalog` may add to the analytics catalog.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogInput {
+    /// Plan files (.yaml, .yml, .toml) whose lock files' alias schemas to include (a plan
+    /// without a lock file adds nothing).
+    #[serde(default)]
+    pub plans: Vec<String>,
+}
+
+/// The catalog, and the locked result columns of the aliases of the plans asked for.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CatalogOutput {
+    #[serde(flatten)]
+    pub catalog: crate::catalog::Catalog,
+    /// Plan file → alias → its locked columns with BigQuery types (`da plan lock`).
+    pub locked_aliases: BTreeMap<String, BTreeMap<String, Vec<crate::lock::LockedColumn>>>,
+}
+
 /// The JSON schema of plan files.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PlanSchemaOutput {

@@ -451,3 +451,37 @@ fn plan_schema_is_the_committed_schema() {
     assert!(response["error"].is_object(), "{response}");
     assert_eq!(session.finish().0, 0);
 }
+
+/// An agent asking for a plan's aliases gets their locked result columns with the catalog,
+/// so it can write the final step without a dry run; only plan files are read.
+#[test]
+fn catalog_adds_the_locked_alias_schemas_of_the_plans_asked_for() {
+    let ws = workspace_allowing_runs();
+    std::fs::copy(
+        root().join("examples/traffic.yaml.lock"),
+        ws.path("traffic.yaml.lock"),
+    )
+    .unwrap();
+    let (mut session, _) = Session::start(ws.dir.path(), "mcp.yaml");
+    let (is_error, catalog) = session.call(
+        "catalog",
+        json!({"plans": ["traffic.yaml", "unlocked.yaml"]}),
+    );
+    assert!(!is_error, "{catalog}");
+    let traffic = &catalog["locked_aliases"]["traffic.yaml"]["traffic"];
+    let names: Vec<&str> = traffic
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["date", "views"], "{catalog}");
+    assert!(catalog["locked_aliases"].get("unlocked.yaml").is_none());
+    assert_eq!(
+        catalog["default_database"], "analytics",
+        "the catalog is still there"
+    );
+    let (is_error, err) = session.call("catalog", json!({"plans": ["/etc/passwd"]}));
+    assert!(is_error, "{err}");
+    assert_eq!(session.finish().0, 0);
+}
