@@ -253,8 +253,8 @@ pub enum ReadApi {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
-    /// Folder of the cache's Parquet files, relative to the config file. Default: `da`
-    /// in the user cache folder (`$XDG_CACHE_HOME`, else `~/.cache`).
+    /// Folder of the cache's Parquet files, relative to the config file. Default:
+    /// `da/alias-cache` in the user cache folder (`$XDG_CACHE_HOME`, else `~/.cache`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
 }

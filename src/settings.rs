@@ -143,7 +143,8 @@ impl Settings {
         self.env("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| self.env("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .map(|base| base.join("da"))
+            // A folder of its own: `~/.cache/da` also holds the build's target directory.
+            .map(|base| base.join("da").join("alias-cache"))
     }
 
     /// US dollars per TiB billed (`bigquery.price_per_tib`, or the on-demand list price).
