@@ -184,11 +184,58 @@ fn to_diagnostics(
             ))
             .hint("write `alias: SELECT ...` or `alias: {sql: SELECT ..., max_rows: 1000}`")]
         }
-        _ => vec![
-            place(Diagnostic::error("invalid_value", text.to_owned()))
-                .hint(format!("see {} for the allowed values", kind.file_name())),
-        ],
+        _ => {
+            // A value outside a fixed set (often wrapped in `anyOf` with null by schemars):
+            // name the set rather than JSON Schema's own wording.
+            let allowed = enum_values(schema, schema_path);
+            let message = if allowed.is_empty() {
+                text.to_owned()
+            } else {
+                let value = match doc_value(doc, pointer) {
+                    Value::String(text) => format!("`{text}`"),
+                    other => other.to_string(),
+                };
+                format!("{value} is not one of: {}", allowed.join(", "))
+            };
+            vec![
+                place(Diagnostic::error("invalid_value", message))
+                    .hint(format!("see {} for the allowed values", kind.file_name())),
+            ]
+        }
     }
+}
+
+/// The values of the `enum`s the failing keyword offers (directly, or through the
+/// `anyOf`/`oneOf` branches and their `$ref`s), in the schema's order.
+fn enum_values(schema: &Value, schema_path: &str) -> Vec<String> {
+    let resolve = |node: &'_ Value| -> Value {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(reference) => schema
+                .pointer(reference.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => node.clone(),
+        }
+    };
+    let at = schema_path
+        .strip_suffix("/anyOf")
+        .or_else(|| schema_path.strip_suffix("/oneOf"))
+        .or_else(|| schema_path.strip_suffix("/enum"))
+        .unwrap_or(schema_path);
+    let node = resolve(schema.pointer(at).unwrap_or(&Value::Null));
+    let branches: Vec<Value> = match node.get("anyOf").or_else(|| node.get("oneOf")) {
+        Some(Value::Array(list)) => list.iter().map(resolve).collect(),
+        _ => vec![node],
+    };
+    branches
+        .iter()
+        .flat_map(|b| {
+            let one = b.get("const").map(|c| vec![c.clone()]);
+            let many = b.get("enum").and_then(Value::as_array).cloned();
+            many.or(one).unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(|s| format!("`{s}`")))
+        .collect()
 }
 
 /// Errors of an alias table checked against the `AliasDetail` definition alone.
