@@ -184,25 +184,34 @@ fn to_diagnostics(
             ))
             .hint("write `alias: SELECT ...` or `alias: {sql: SELECT ..., max_rows: 1000}`")]
         }
-        _ => {
-            // A value outside a fixed set (often wrapped in `anyOf` with null by schemars):
-            // name the set rather than JSON Schema's own wording.
-            let allowed = enum_values(schema, schema_path);
-            let message = if allowed.is_empty() {
-                text.to_owned()
-            } else {
-                let value = match doc_value(doc, pointer) {
-                    Value::String(text) => format!("`{text}`"),
-                    other => other.to_string(),
-                };
-                format!("{value} is not one of: {}", allowed.join(", "))
-            };
-            vec![
-                place(Diagnostic::error("invalid_value", message))
-                    .hint(format!("see {} for the allowed values", kind.file_name())),
-            ]
-        }
+        _ => vec![
+            place(invalid_value(doc, schema, pointer, schema_path, text))
+                .hint(format!("see {} for the allowed values", kind.file_name())),
+        ],
     }
+}
+
+/// A value the schema refuses. One outside a fixed set (often wrapped in `anyOf` with null
+/// by schemars) names the set rather than JSON Schema's own wording.
+fn invalid_value(
+    doc: &Document,
+    schema: &Value,
+    pointer: &str,
+    schema_path: &str,
+    text: &str,
+) -> Diagnostic {
+    let allowed = enum_values(schema, schema_path);
+    if allowed.is_empty() {
+        return Diagnostic::error("invalid_value", text.to_owned());
+    }
+    let value = match doc_value(doc, pointer) {
+        Value::String(text) => format!("`{text}`"),
+        other => other.to_string(),
+    };
+    Diagnostic::error(
+        "invalid_value",
+        format!("{value} is not one of: {}", allowed.join(", ")),
+    )
 }
 
 /// The values of the `enum`s the failing keyword offers (directly, or through the
