@@ -33,7 +33,7 @@ fn read_json(path: &std::path::Path) -> Vec<Vec<(String, serde_json::Value)>> {
 }
 
 /// Data queries the server saw: neither dry runs nor COUNT prechecks.
-fn downloads(server: &BqServer) -> usize {
+pub(crate) fn downloads(server: &BqServer) -> usize {
     server
         .seen()
         .iter()

@@ -222,19 +222,7 @@ fn a_refused_session_falls_back_to_rest_with_a_warning() {
     let csv = std::fs::read_to_string(ws.path("out/big.csv")).unwrap();
     assert_eq!(csv.lines().count(), BIG_ROWS + 1, "every row, once");
     // The job ran once: the fallback reads its pages rather than querying again.
-    let data_queries = server
-        .seen()
-        .iter()
-        .filter(|s| {
-            s.path.ends_with("/queries")
-                && s.body["dryRun"] != true
-                && !s.body["query"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .starts_with("SELECT COUNT(*)")
-        })
-        .count();
-    assert_eq!(data_queries, 1);
+    assert_eq!(crate::bigquery::downloads(&server), 1);
 }
 
 /// Guards against the Read API path skipping the limits: a result that grew past the
