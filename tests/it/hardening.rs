@@ -7,14 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::{Workspace, da_cmd, stdout};
-
-const ADMIN: &str = "admin-secret-token";
-const ANALYST: &str = "analyst-secret-token";
+use crate::server::{ADMIN, ANALYST, DEMO_ANALYTICS, server_settings};
 
 /// Plans whose templates would loop 10^8 times or build gigabytes of text.
 const EXPENSIVE_TEMPLATES: &[&str] = &[
@@ -86,27 +83,10 @@ fn plan_check_of_a_folder_ends_on_symlink_loops() {
     assert_eq!(v["files"].as_array().unwrap().len(), 1, "{v}");
 }
 
-fn sha(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// `da serve` over the demo warehouse on a loopback port; `server` adds keys under
 /// `server:`. The server runs until the test's runtime ends.
 async fn serve(ws: &Workspace, server: &str) -> SocketAddr {
-    let config = format!(
-        "bigquery: {{backend: local, local_warehouse: warehouse}}\nanalytics: {{database: analytics.duckdb}}\nserver:\n  tokens:\n    - {{name: ops, sha256: {}, role: admin}}\n    - {{name: ana, sha256: {}, role: analyst}}\n{server}",
-        sha(ADMIN),
-        sha(ANALYST)
-    );
-    std::fs::write(ws.path("server.yaml"), config).unwrap();
-    let overrides = da::settings::Overrides {
-        config: Some(ws.path("server.yaml")),
-        ..Default::default()
-    };
-    let settings = da::settings::Settings::resolve(&overrides, &|_| None).unwrap();
+    let settings = server_settings(ws, DEMO_ANALYTICS, server, "");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(da::server::serve_on(

@@ -8,8 +8,8 @@ use tower::ServiceExt;
 
 use crate::common::Workspace;
 
-const ADMIN: &str = "admin-secret-token";
-const ANALYST: &str = "analyst-secret-token";
+pub(crate) const ADMIN: &str = "admin-secret-token";
+pub(crate) const ANALYST: &str = "analyst-secret-token";
 
 fn sha(token: &str) -> String {
     Sha256::digest(token.as_bytes())
@@ -24,8 +24,23 @@ fn app(ws: &Workspace, extra: &str) -> axum::Router {
 }
 
 fn app_with(ws: &Workspace, extra: &str, top: &str) -> axum::Router {
+    da::server::router(server_settings(ws, DEMO_ANALYTICS, extra, top))
+}
+
+/// The demo's analytics database, as the `analytics:` mapping of a server config.
+pub(crate) const DEMO_ANALYTICS: &str = "{database: analytics.duckdb}";
+
+/// Settings of a server over the demo warehouse with an admin and an analyst token:
+/// `analytics` is the `analytics:` mapping, `extra` adds keys under `server:`, `top` adds
+/// top-level keys.
+pub(crate) fn server_settings(
+    ws: &Workspace,
+    analytics: &str,
+    extra: &str,
+    top: &str,
+) -> da::settings::Settings {
     let config = format!(
-        "{top}bigquery: {{backend: local, local_warehouse: warehouse}}\nanalytics: {{database: analytics.duckdb}}\nserver:\n  tokens:\n    - {{name: ops, sha256: {}, role: admin}}\n    - {{name: ana, sha256: {}, role: analyst}}\n{extra}",
+        "{top}bigquery: {{backend: local, local_warehouse: warehouse}}\nanalytics: {analytics}\nserver:\n  tokens:\n    - {{name: ops, sha256: {}, role: admin}}\n    - {{name: ana, sha256: {}, role: analyst}}\n{extra}",
         sha(ADMIN),
         sha(ANALYST)
     );
@@ -34,8 +49,7 @@ fn app_with(ws: &Workspace, extra: &str, top: &str) -> axum::Router {
         config: Some(ws.path("server.yaml")),
         ..Default::default()
     };
-    let settings = da::settings::Settings::resolve(&overrides, &|_| None).unwrap();
-    da::server::router(settings)
+    da::settings::Settings::resolve(&overrides, &|_| None).unwrap()
 }
 
 async fn call(
@@ -314,23 +328,12 @@ async fn warnings_reach_the_http_response_on_success_and_failure() {
     let bad = ws.path("extracts/not-an-identifier");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("extract.duckdb"), b"").unwrap();
-    // The helper's config names no extracts folder; point one at the bad folder.
-    let _ = app_with(&ws, "", "");
-    std::fs::write(
-        ws.path("server.yaml"),
-        std::fs::read_to_string(ws.path("server.yaml"))
-            .unwrap()
-            .replace(
-                "analytics: {database: analytics.duckdb}",
-                "analytics: {database: analytics.duckdb, extracts: extracts}",
-            ),
-    )
-    .unwrap();
-    let overrides = da::settings::Overrides {
-        config: Some(ws.path("server.yaml")),
-        ..Default::default()
-    };
-    let app = da::server::router(da::settings::Settings::resolve(&overrides, &|_| None).unwrap());
+    let app = da::server::router(server_settings(
+        &ws,
+        "{database: analytics.duckdb, extracts: extracts}",
+        "",
+        "",
+    ));
     let warned = |v: &Value| {
         v["warnings"].as_array().is_some_and(|w| {
             w.iter()
