@@ -200,7 +200,7 @@ fn quote_identifier(name: &str) -> String {
     if is_identifier(name) {
         name.to_owned()
     } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
+        super::types::quote_ident(name)
     }
 }
 

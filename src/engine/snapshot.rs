@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::types::quote_ident;
 use super::{Catalog, Engine, SealedEngine, query_error};
 use crate::error::{ErrorType, RunError};
 
@@ -80,10 +81,10 @@ impl SealedEngine {
     pub fn create_snapshot_tables(&self, snapshot: &Snapshot) -> Result<(), RunError> {
         for t in &snapshot.tables {
             let prefix = match &t.database {
-                Some(db) => format!("{}.", quote(db)),
+                Some(db) => format!("{}.", quote_ident(db)),
                 None => String::new(),
             };
-            let schema = format!("{prefix}{}", quote(&t.schema));
+            let schema = format!("{prefix}{}", quote_ident(&t.schema));
             let mut columns = Vec::new();
             for c in &t.columns {
                 if !plausible_type(&c.kind) {
@@ -95,11 +96,11 @@ impl SealedEngine {
                         ),
                     ));
                 }
-                columns.push(format!("{} {}", quote(&c.name), c.kind));
+                columns.push(format!("{} {}", quote_ident(&c.name), c.kind));
             }
             let sql = format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema}; CREATE TABLE {schema}.{} ({});",
-                quote(&t.name),
+                quote_ident(&t.name),
                 columns.join(", ")
             );
             self.conn.execute_batch(&sql).map_err(|e| {
@@ -125,15 +126,11 @@ impl Engine {
         names.dedup();
         for name in names {
             self.conn
-                .execute_batch(&format!("ATTACH ':memory:' AS {}", quote(name)))
+                .execute_batch(&format!("ATTACH ':memory:' AS {}", quote_ident(name)))
                 .map_err(|e| query_error("schema snapshot: cannot attach", &e))?;
         }
         Ok(())
     }
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A type as DuckDB prints one: words, digits, parentheses, brackets, commas and quoted

@@ -8,7 +8,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 
-use super::{query_error, types};
+use super::query_error;
+use super::types::{self, quote_ident};
 use crate::error::{ErrorType, RunError};
 
 /// Every table and view of the analytics database and the attached extracts, as
@@ -40,7 +41,7 @@ pub(super) fn create(conn: &Connection, alias: &str, schema: &SchemaRef) -> Resu
     let ddl = types::create_table_sql(alias, &schema).map_err(|why| refused(alias, &why))?;
     conn.execute_batch(&format!(
         "DROP TABLE IF EXISTS temp.main.{}; {ddl}",
-        quote(alias)
+        quote_ident(alias)
     ))
     .map_err(|e| failed(alias, &e))
 }
@@ -65,10 +66,6 @@ pub(super) fn append(
         }
     }
     appender.flush().map_err(|e| failed(alias, &e))
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn refused(alias: &str, why: &str) -> RunError {
