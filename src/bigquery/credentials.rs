@@ -22,8 +22,8 @@ pub enum Credentials {
     ServiceAccount(PathBuf),
     /// A gcloud user credentials file (`gcloud auth application-default login`).
     AuthorizedUser(PathBuf),
-    /// The GCE/GKE metadata server.
-    MetadataServer,
+    /// The GCE/GKE metadata server, at this host (`GCE_METADATA_HOST`, else Google's).
+    MetadataServer(String),
 }
 
 impl Credentials {
@@ -48,11 +48,13 @@ impl Credentials {
         if let Some(path) = explicit.or(gcloud) {
             return Self::from_file(path);
         }
-        let on_gce = env("GCE_METADATA_HOST").is_some()
+        let host = env("GCE_METADATA_HOST");
+        let on_gce = host.is_some()
             || std::fs::read_to_string("/sys/class/dmi/id/product_name")
                 .is_ok_and(|n| n.contains("Google"));
         if on_gce {
-            return Ok(Self::MetadataServer);
+            let host = host.unwrap_or_else(|| "metadata.google.internal".to_owned());
+            return Ok(Self::MetadataServer(host));
         }
         Err(bq_error(
             BqErrorKind::NotConfigured,
@@ -110,11 +112,11 @@ impl gcp_bigquery_client::auth::Authenticator for OAuth {
     }
 }
 
-/// The authenticator for `credentials`; `None` for the metadata server, which the client
-/// handles itself (the Storage Read API then falls back to REST).
+/// The authenticator for `credentials`, shared by the REST calls and the Storage Read API.
 pub(super) async fn authenticator(
     credentials: &Credentials,
-) -> Result<Option<Arc<dyn gcp_bigquery_client::auth::Authenticator>>, BQError> {
+    http: &reqwest::Client,
+) -> Result<Arc<dyn gcp_bigquery_client::auth::Authenticator>, BQError> {
     use gcp_bigquery_client::yup_oauth2;
     // Each arm builds its own authenticator type; a closure hides it.
     macro_rules! oauth {
@@ -127,12 +129,11 @@ pub(super) async fn authenticator(
                     token.token().map(str::to_owned).ok_or(BQError::NoToken)
                 })
             };
-            Some(Arc::new(OAuth(Arc::new(fetch)))
-                as Arc<dyn gcp_bigquery_client::auth::Authenticator>)
+            Arc::new(OAuth(Arc::new(fetch))) as Arc<dyn gcp_bigquery_client::auth::Authenticator>
         }};
     }
     Ok(match credentials {
-        Credentials::Token(token) => Some(Arc::new(StaticToken(token.clone()))),
+        Credentials::Token(token) => Arc::new(StaticToken(token.clone())),
         Credentials::ServiceAccount(path) => {
             let key = yup_oauth2::read_service_account_key(path).await?;
             oauth!(
@@ -151,8 +152,54 @@ pub(super) async fn authenticator(
                     .map_err(BQError::InvalidAuthorizedUserAuthenticator)?
             )
         }
-        Credentials::MetadataServer => None,
+        Credentials::MetadataServer(host) => Arc::new(MetadataToken {
+            http: http.clone(),
+            url: format!(
+                "http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
+            ),
+            cached: Arc::default(),
+        }),
     })
+}
+
+/// Tokens from the GCE/GKE metadata server, kept until a minute before they expire (the
+/// client crate's own metadata authenticator asks on every request).
+#[derive(Clone)]
+struct MetadataToken {
+    http: reqwest::Client,
+    url: String,
+    cached: Arc<tokio::sync::Mutex<Option<(String, std::time::Instant)>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetadataTokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[async_trait::async_trait]
+impl gcp_bigquery_client::auth::Authenticator for MetadataToken {
+    async fn access_token(&self) -> Result<String, BQError> {
+        let mut cached = self.cached.lock().await;
+        let now = std::time::Instant::now();
+        if let Some((token, until)) = cached.as_ref()
+            && now < *until
+        {
+            return Ok(token.clone());
+        }
+        let response: MetadataTokenResponse = self
+            .http
+            .get(&self.url)
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let lifetime = std::time::Duration::from_secs(response.expires_in.saturating_sub(60));
+        *cached = Some((response.access_token.clone(), now + lifetime));
+        Ok(response.access_token)
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,14 +1,18 @@
 //! The BigQuery backend: the real `gcp-bigquery-client` behind the `AliasSource` interface.
 //!
 //! Precheck = a dry run (schema, bytes processed) and `SELECT COUNT(*) FROM (<sql>) AS _cnt`;
-//! fetch = jobs.query, then getQueryResults until the job is complete and every page is read,
-//! each page converted to Arrow as it arrives (`arrow.rs`). Typed parameters travel as
-//! BigQuery named query parameters; every job carries labels for cost attribution.
+//! fetch = jobs.query, then getQueryResults until the job is complete and every page is read
+//! (`pages.rs`, over our own REST calls in `rest.rs`), each page converted to Arrow as it
+//! arrives (`arrow/`), or the Storage Read API for large results (`storage.rs`). Typed
+//! parameters travel as BigQuery named query parameters; every job carries labels for cost
+//! attribution.
 
 pub mod arrow;
 mod credentials;
 mod errors;
+mod pages;
 mod policy;
+mod rest;
 mod storage;
 
 use std::collections::HashMap;
@@ -17,16 +21,13 @@ use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::error::BQError;
-use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
-use gcp_bigquery_client::model::get_query_results_response::GetQueryResultsResponse;
 use gcp_bigquery_client::model::query_parameter::QueryParameter;
 use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
 use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
 use gcp_bigquery_client::model::query_request::QueryRequest;
-use gcp_bigquery_client::model::table_schema::TableSchema;
 use serde_json::Value;
 
-use self::arrow::{BqField, RowsToArrow};
+use self::arrow::BqField;
 use self::credentials::CREDENTIALS_HINT;
 pub use self::credentials::Credentials;
 use self::errors::{bq_error, translate, with_retries};
@@ -35,8 +36,11 @@ use crate::config::ReadApi;
 use crate::deadline::Deadline;
 use crate::error::{BqErrorKind, ErrorType, RunError};
 use crate::params::ParamValue;
-use crate::source::{AliasSource, Estimate, Fetched, JobStats, Precheck, batches_bytes};
+use crate::source::{AliasSource, Estimate, Fetched, JobStats, Precheck};
 use crate::validate::CheckedAlias;
+
+/// The REST API root when `bigquery.endpoint` does not name another.
+const GOOGLE_V2_URL: &str = "https://bigquery.googleapis.com/bigquery/v2";
 
 /// How to reach BigQuery.
 #[derive(Debug, Clone)]
@@ -68,13 +72,14 @@ pub struct BigQueryOptions {
 /// The BigQuery alias source. Owns a small runtime: the pipeline is synchronous.
 pub struct BigQuerySource {
     client: Client,
+    /// The calls that return rows (`rest.rs`), on the client's HTTP client and credentials.
+    rest: rest::Rest,
     opts: BigQueryOptions,
     runtime: tokio::runtime::Runtime,
     /// `precheck: job`: the finished job of each alias, whose pages the fetch reads.
     finished: std::sync::Mutex<HashMap<String, String>>,
-    /// Tokens for the Storage Read API (the REST client's own authenticator); `None` on
-    /// the metadata server, where the client fetches tokens itself.
-    grpc_auth: Option<Arc<dyn gcp_bigquery_client::auth::Authenticator>>,
+    /// Tokens for the Storage Read API: the REST client's own authenticator.
+    grpc_auth: Arc<dyn gcp_bigquery_client::auth::Authenticator>,
     /// Rows each alias's precheck counted, for `read_api: auto`.
     counts: std::sync::Mutex<HashMap<String, u64>>,
 }
@@ -104,17 +109,13 @@ impl BigQuerySource {
                     "report this as a bug",
                 )
             })?;
+        let base = opts.endpoint.as_deref().unwrap_or(GOOGLE_V2_URL);
         let mut builder = gcp_bigquery_client::client_builder::ClientBuilder::new();
-        builder.with_client(http);
-        if let Some(endpoint) = &opts.endpoint {
-            builder.with_v2_base_url(endpoint.trim_end_matches('/').to_owned());
-        }
+        builder.with_client(http.clone());
+        builder.with_v2_base_url(base.trim_end_matches('/').to_owned());
         let (client, grpc_auth) = run_detached(&runtime, async {
-            let auth = credentials::authenticator(&opts.credentials).await?;
-            let client = match &auth {
-                Some(auth) => builder.build_from_authenticator(auth.clone()).await?,
-                None => builder.build_with_workload_identity(false).await?,
-            };
+            let auth = credentials::authenticator(&opts.credentials, &http).await?;
+            let client = builder.build_from_authenticator(auth.clone()).await?;
             Ok::<_, BQError>((client, auth))
         })
         .map_err(|e| {
@@ -124,8 +125,16 @@ impl BigQuerySource {
                 CREDENTIALS_HINT,
             )
         })?;
+        let rest = rest::Rest::new(http, base, grpc_auth.clone()).ok_or_else(|| {
+            bq_error(
+                BqErrorKind::NotConfigured,
+                format!("bigquery.endpoint `{base}` is not an http(s) URL"),
+                "set bigquery.endpoint to the API root, e.g. http://127.0.0.1:9050/bigquery/v2",
+            )
+        })?;
         Ok(Self {
             client,
+            rest,
             opts,
             runtime,
             finished: std::sync::Mutex::default(),
@@ -168,112 +177,10 @@ impl BigQuerySource {
         req
     }
 
-    /// Run a query to completion, handing every page of rows to `page`. When `page`
-    /// refuses (a limit), the time runs out or the run is cancelled, the job is cancelled.
-    /// Returns the schema and the job's id.
-    async fn run_query(
-        &self,
-        alias: &CheckedAlias,
-        sql: String,
-        mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
-    ) -> Result<(Vec<BqField>, String), RunError> {
-        let project = self.opts.project.as_str();
-        let request = self.request(alias, sql, false, self.opts.page_size);
-        let first = self
-            .guarded(alias, None, || {
-                self.client.job().query(project, request.clone())
-            })
-            .await?;
-        let job_id = job_id_of(first.job_reference.as_ref())?;
-        let mut fields = None;
-        if first.job_complete.unwrap_or(false) {
-            let f = fields.insert(fields_of(first.schema.as_ref())?);
-            self.page_or_cancel(Some(&job_id), page(f, &rows_json(first.rows)))
-                .await?;
-            if let Some(token) = first.page_token.filter(|t| !t.is_empty()) {
-                self.read_pages(alias, &job_id, Some(token), &mut fields, page)
-                    .await?;
-            }
-        } else {
-            self.read_pages(alias, &job_id, None, &mut fields, page)
-                .await?;
-        }
-        Ok((fields.unwrap_or_default(), job_id))
-    }
-
-    /// getQueryResults on `job_id` until it is complete and every page from `token` on is
-    /// read, each handed to `page`.
-    async fn read_pages(
-        &self,
-        alias: &CheckedAlias,
-        job_id: &str,
-        mut token: Option<String>,
-        fields: &mut Option<Vec<BqField>>,
-        mut page: impl FnMut(&[BqField], &[Value]) -> Result<(), RunError>,
-    ) -> Result<(), RunError> {
-        loop {
-            let next = self
-                .results(alias, job_id, token.clone(), self.opts.page_size)
-                .await?;
-            if !next.job_complete.unwrap_or(false) {
-                continue;
-            }
-            let f = match fields {
-                Some(f) => f,
-                None => fields.insert(fields_of(next.schema.as_ref())?),
-            };
-            self.page_or_cancel(Some(job_id), page(f, &rows_json(next.rows)))
-                .await?;
-            token = next.page_token.filter(|t| !t.is_empty());
-            if token.is_none() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// One getQueryResults call on `job_id`, bounded and cancellable like every request.
-    async fn results(
-        &self,
-        alias: &CheckedAlias,
-        job_id: &str,
-        token: Option<String>,
-        max_results: i32,
-    ) -> Result<GetQueryResultsResponse, RunError> {
-        let project = self.opts.project.as_str();
-        let params = GetQueryResultsParameters {
-            format_options: None,
-            location: self.opts.location.clone(),
-            max_results: Some(max_results),
-            page_token: token,
-            start_index: None,
-            timeout_ms: Some(self.poll_ms()),
-        };
-        self.guarded(alias, Some(job_id), || {
-            self.client
-                .job()
-                .get_query_results(project, job_id, params.clone())
-        })
-        .await
-    }
-
     /// How long BigQuery may hold one request open: at most 10 s, never past the budget.
     fn poll_ms(&self) -> i32 {
         let left = self.opts.deadline.remaining().as_millis();
         i32::try_from(left.clamp(1, 10_000)).unwrap_or(10_000)
-    }
-
-    /// A page handler's verdict; a refusal cancels the job, which would run on for nothing.
-    async fn page_or_cancel(
-        &self,
-        job_id: Option<&str>,
-        verdict: Result<(), RunError>,
-    ) -> Result<(), RunError> {
-        if verdict.is_err()
-            && let Some(job_id) = job_id
-        {
-            self.cancel_job(job_id).await;
-        }
-        verdict
     }
 
     /// One request (with retries), bounded by what is left of the run's time and stopped
@@ -354,24 +261,6 @@ impl BigQuerySource {
     }
 }
 
-/// Where a job's REST pages stand.
-/// The REST schema as `BqField`s (the crate's types go through JSON once per query).
-fn fields_of(
-    schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
-) -> Result<Vec<BqField>, RunError> {
-    let fields = schema
-        .and_then(|s| serde_json::to_value(s).ok())
-        .and_then(|s| s.get("fields").cloned())
-        .unwrap_or(Value::Array(Vec::new()));
-    serde_json::from_value(fields).map_err(|e| {
-        bq_error(
-            BqErrorKind::Upstream,
-            format!("unreadable schema from BigQuery: {e}"),
-            "report this",
-        )
-    })
-}
-
 /// A request id per logical request, so BigQuery de-duplicates a retried jobs.query.
 fn request_id() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -390,22 +279,6 @@ fn run_detached<T: Send>(
 ) -> T {
     std::thread::scope(|s| s.spawn(|| runtime.block_on(fut)).join())
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
-/// Rows in the REST `{"f": [{"v": ...}]}` shape, moved out of the crate's types (no copy).
-fn rows_json(rows: Option<Vec<gcp_bigquery_client::model::table_row::TableRow>>) -> Vec<Value> {
-    rows.unwrap_or_default()
-        .into_iter()
-        .map(|row| {
-            let cells: Vec<Value> = row
-                .columns
-                .unwrap_or_default()
-                .into_iter()
-                .map(|cell| serde_json::json!({ "v": cell.value }))
-                .collect();
-            serde_json::json!({ "f": cells })
-        })
-        .collect()
 }
 
 impl AliasSource for BigQuerySource {
@@ -453,9 +326,9 @@ impl AliasSource for BigQuerySource {
                 // Without a dry run the shape comes from an empty page of the query itself.
                 None => {
                     let shape = wrap("SELECT * FROM", alias.sql(), "AS _shape LIMIT 0");
-                    let (fields, job) = self.run_query(alias, shape, |_, _| Ok(())).await?;
+                    let (page, job) = self.first_page(alias, shape, 0).await?;
                     jobs.push(self.job_stats(&job, "shape").await);
-                    self.arrow_schema(alias, &fields)?
+                    self.arrow_schema(alias, &page.schema.unwrap_or_default())?
                 }
             };
             Ok(Precheck {
@@ -492,75 +365,6 @@ impl BigQuerySource {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(alias.name().to_owned(), rows);
     }
-
-    /// The alias's rows as REST pages: of a new job, or of `job_id`'s finished one.
-    async fn fetch_rest(
-        &self,
-        alias: &CheckedAlias,
-        job_id: Option<&str>,
-    ) -> Result<Fetched, RunError> {
-        let mut converter: Option<RowsToArrow> = None;
-        let mut batches = Vec::new();
-        let (mut rows, mut bytes) = (0u64, 0u64);
-        let convert = |e: arrow::ConvertError| {
-            bq_error(
-                BqErrorKind::Upstream,
-                format!("alias `{}`: {e}", alias.name()),
-                "report this with the column's type",
-            )
-        };
-        // Each page becomes an Arrow batch as it arrives: memory stays one page of JSON,
-        // and the limits hold page by page even when the result grew since the precheck.
-        let on_page = |fields: &[BqField], page: &[Value]| {
-            let conv = match converter.as_mut() {
-                Some(c) => c,
-                None => converter.insert(RowsToArrow::new(fields).map_err(convert)?),
-            };
-            conv.push_page(page).map_err(convert)?;
-            let batch = conv.flush().map_err(convert)?;
-            rows += batch.num_rows() as u64;
-            bytes += batch.get_array_memory_size() as u64;
-            batches.push(batch);
-            within_fetch_limits(alias, rows, bytes)
-        };
-        // `precheck: job` left its finished job; the Read API's fallback names its own.
-        let finished = job_id.map(str::to_owned).or_else(|| {
-            self.finished
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(alias.name())
-        });
-        let mut jobs = Vec::new();
-        let fields = match finished {
-            // A finished job's pages: no second scan.
-            Some(job_id) => {
-                let mut fields = None;
-                self.read_pages(alias, &job_id, None, &mut fields, on_page)
-                    .await?;
-                fields.unwrap_or_default()
-            }
-            None => {
-                let (fields, job) = self
-                    .run_query(alias, alias.sql().to_owned(), on_page)
-                    .await?;
-                jobs.push(self.job_stats(&job, "fetch").await);
-                fields
-            }
-        };
-        let schema = match &converter {
-            Some(c) => c.schema(),
-            None => arrow::arrow_schema(&fields).map_err(convert)?,
-        };
-        Ok(Fetched {
-            schema,
-            rows,
-            bytes: batches_bytes(&batches),
-            batches,
-            jobs,
-            cached: false,
-            warnings: Vec::new(),
-        })
-    }
 }
 
 impl BigQuerySource {
@@ -587,32 +391,26 @@ impl BigQuerySource {
         let request = self.request(alias, sql, true, self.opts.page_size);
         let project = self.opts.project.as_str();
         let dry = self
-            .guarded(alias, None, || {
-                self.client.job().query(project, request.clone())
-            })
+            .guarded(alias, None, || self.rest.query(project, &request))
             .await?;
         let bytes = dry
             .total_bytes_processed
             .as_deref()
             .and_then(|b| b.parse().ok());
-        Ok((fields_of(dry.schema.as_ref())?, bytes))
+        Ok((dry.schema.unwrap_or_default(), bytes))
     }
 
     /// The alias's row count, from `SELECT COUNT(*)` around it. A count that cannot be read
     /// is an error, never "0 rows".
     async fn count(&self, alias: &CheckedAlias) -> Result<(u64, String), RunError> {
-        let mut count = None;
         let sql = wrap("SELECT COUNT(*) FROM", alias.sql(), "AS _cnt");
-        let (_, job_id) = self
-            .run_query(alias, sql, |_, rows| {
-                count = rows
-                    .first()
-                    .and_then(|r| r.pointer("/f/0/v"))
-                    .and_then(Value::as_str)
-                    .and_then(|v| v.parse::<u64>().ok());
-                Ok(())
-            })
-            .await?;
+        let (page, job_id) = self.first_page(alias, sql, self.opts.page_size).await?;
+        let rows: Option<Value> = serde_json::from_str(page.rows_json()).ok();
+        let count = rows
+            .as_ref()
+            .and_then(|r| r.pointer("/0/f/0/v"))
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<u64>().ok());
         let count = count.ok_or_else(|| {
             bq_error(
                 BqErrorKind::Upstream,
@@ -631,24 +429,9 @@ impl BigQuerySource {
     async fn run_without_rows(
         &self,
         alias: &CheckedAlias,
-    ) -> Result<(String, Option<String>, Option<TableSchema>), RunError> {
-        let project = self.opts.project.as_str();
-        let request = self.request(alias, alias.sql().to_owned(), false, 0);
-        let first = self
-            .guarded(alias, None, || {
-                self.client.job().query(project, request.clone())
-            })
-            .await?;
-        let job_id = job_id_of(first.job_reference.as_ref())?;
-        if first.job_complete.unwrap_or(false) {
-            return Ok((job_id, first.total_rows, first.schema));
-        }
-        loop {
-            let next = self.results(alias, &job_id, None, 0).await?;
-            if next.job_complete.unwrap_or(false) {
-                return Ok((job_id, next.total_rows, next.schema));
-            }
-        }
+    ) -> Result<(String, Option<String>, Vec<BqField>), RunError> {
+        let (page, job_id) = self.first_page(alias, alias.sql().to_owned(), 0).await?;
+        Ok((job_id, page.total_rows, page.schema.unwrap_or_default()))
     }
 
     /// `precheck: job`: run the alias query once and wait for it without downloading a row
@@ -659,7 +442,7 @@ impl BigQuerySource {
         alias: &CheckedAlias,
         estimate: &Estimate,
     ) -> Result<Precheck, RunError> {
-        let (job_id, total_rows, schema) = self.run_without_rows(alias).await?;
+        let (job_id, total_rows, fields) = self.run_without_rows(alias).await?;
         let rows = total_rows
             .as_deref()
             .and_then(|r| r.parse::<u64>().ok())
@@ -673,7 +456,6 @@ impl BigQuerySource {
                     "retry; if it persists, report it",
                 )
             })?;
-        let fields = fields_of(schema.as_ref())?;
         let jobs = vec![self.job_stats(&job_id, "query").await];
         self.finished
             .lock()
@@ -715,10 +497,8 @@ impl BigQuerySource {
 }
 
 /// The id of the job a jobs.query started; BigQuery always names it.
-fn job_id_of(
-    reference: Option<&gcp_bigquery_client::model::job_reference::JobReference>,
-) -> Result<String, RunError> {
-    reference.and_then(|r| r.job_id.clone()).ok_or_else(|| {
+fn job_id_of(job_id: Option<String>) -> Result<String, RunError> {
+    job_id.ok_or_else(|| {
         bq_error(
             BqErrorKind::Upstream,
             "BigQuery returned no job id for a query",

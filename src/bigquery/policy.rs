@@ -10,9 +10,11 @@ use gcp_bigquery_client::model::job_configuration_query::JobConfigurationQuery;
 use gcp_bigquery_client::model::job_reference::JobReference;
 use gcp_bigquery_client::model::table_reference::TableReference;
 
+use serde_json::Value;
+
+use super::BigQuerySource;
 use super::arrow::BqField;
 use super::errors::bq_error;
-use super::{BigQuerySource, fields_of};
 use crate::error::{BqErrorKind, RunError};
 use crate::validate::CheckedAlias;
 
@@ -83,4 +85,21 @@ impl BigQuerySource {
         .detail("table", name)
         .detail("allowed_datasets", self.opts.policy.allowed_datasets.clone())
     }
+}
+
+/// The crate's schema as `BqField`s (through JSON, once per query).
+fn fields_of(
+    schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
+) -> Result<Vec<BqField>, RunError> {
+    let fields = schema
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|s| s.get("fields").cloned())
+        .unwrap_or(Value::Array(Vec::new()));
+    serde_json::from_value(fields).map_err(|e| {
+        bq_error(
+            BqErrorKind::Upstream,
+            format!("unreadable schema from BigQuery: {e}"),
+            "report this",
+        )
+    })
 }

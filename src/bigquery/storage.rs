@@ -23,7 +23,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::arrow::BqField;
 use super::errors::bq_error;
-use super::{BigQuerySource, fields_of, within_fetch_limits};
+use super::{BigQuerySource, within_fetch_limits};
 use crate::config::ReadApi;
 use crate::error::{BqErrorKind, RunError};
 use crate::source::{Fetched, batches_bytes};
@@ -85,18 +85,15 @@ impl BigQuerySource {
 
     /// Run the alias's query to completion without downloading a row: its id and schema.
     async fn finished_job(&self, alias: &CheckedAlias) -> Result<(String, Vec<BqField>), RunError> {
-        let (job_id, _, schema) = self.run_without_rows(alias).await?;
-        let fields = fields_of(schema.as_ref())?;
+        let (job_id, _, fields) = self.run_without_rows(alias).await?;
         Ok((job_id, fields))
     }
 
     /// jobs.get for the destination table, then a read session on it. Every failure is a
     /// reason to fall back to REST, said in words.
     async fn open_session(&self, job_id: &str) -> Result<Session, String> {
-        let Some(auth) = &self.grpc_auth else {
-            return Err("it is not used with the metadata server's credentials yet".to_owned());
-        };
-        let token = auth
+        let token = self
+            .grpc_auth
             .access_token()
             .await
             .map_err(|e| format!("no access token: {e}"))?;

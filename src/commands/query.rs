@@ -194,6 +194,7 @@ pub fn run(
         write_outputs: false,
         progress: req.progress,
         cancel,
+        stuck_grace: Some(runner::STUCK_GRACE),
     };
     let outcome = run_checked(&checked, settings, &run);
     if req.quiet && runner::backend_label(&checked, settings) == "local" {

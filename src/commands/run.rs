@@ -52,6 +52,7 @@ pub fn run(
         write_outputs: true,
         progress: req.progress,
         cancel,
+        stuck_grace: Some(runner::STUCK_GRACE),
     };
     let backend = runner::backend_label(&checked, settings);
     let outcome = runner::run_checked(&checked, settings, &spec);

@@ -210,6 +210,7 @@ fn execute(
         write_outputs: output_dir.is_some(),
         progress: false,
         cancel,
+        stuck_grace: Some(runner::STUCK_GRACE),
     };
     Ok(runner::run_checked(checked, settings, &spec)?)
 }

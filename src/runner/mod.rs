@@ -36,7 +36,14 @@ pub struct RunSpec<'a> {
     pub progress: bool,
     /// Set by Ctrl-C or a server that gave up on the request.
     pub cancel: Arc<AtomicBool>,
+    /// How long past the deadline a final query that ignores DuckDB's interrupt is waited
+    /// for (`STUCK_GRACE` where the process ends with the run); `None` waits it out.
+    pub stuck_grace: Option<std::time::Duration>,
 }
+
+/// How long a final query may run on after its deadline before a command that ends with
+/// the run gives up on it (DuckDB looks for an interrupt only between chunks).
+pub const STUCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Read and check a plan file. `params` are the `--param` values; every required one
 /// must be given.
@@ -115,6 +122,7 @@ pub fn run_checked(
         protected: settings.protected_paths(),
         deadline,
         price_per_tib: settings.price_per_tib(),
+        stuck_grace: spec.stuck_grace,
     };
     let result = pipeline::run(checked, source, &opts, &on_event);
     if let Some(p) = &progress {

@@ -315,6 +315,8 @@ fn no_files(cancel: Arc<AtomicBool>) -> RunSpec<'static> {
         write_outputs: false,
         progress: false,
         cancel,
+        // The client already has its 504; the slot stays taken until the work ends.
+        stuck_grace: None,
     }
 }
 

@@ -258,3 +258,94 @@ fn the_row_limit_holds_batch_by_batch_on_the_read_api() {
     );
     assert!(!ws.path("out").exists());
 }
+
+/// A stand-in for the GCE metadata server: hands out `meta-token` to requests that carry
+/// `Metadata-Flavor: Google`, and counts them.
+struct MetadataServer {
+    host: String,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl MetadataServer {
+    fn start() -> Self {
+        use axum::routing::get;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = asked.clone();
+        let token = move |headers: axum::http::HeaderMap| async move {
+            if headers.get("metadata-flavor").is_none_or(|v| v != "Google") {
+                return (axum::http::StatusCode::FORBIDDEN, String::new());
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body =
+                r#"{"access_token": "meta-token", "expires_in": 3599, "token_type": "Bearer"}"#;
+            (axum::http::StatusCode::OK, body.to_owned())
+        };
+        let app = axum::Router::new().route(
+            "/computeMetadata/v1/instance/service-accounts/default/token",
+            get(token),
+        );
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            host,
+            asked,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// Guards the metadata-server credentials (GCE, GKE, Cloud Run): the token comes from the
+/// metadata server, is reused across the run's requests rather than fetched per request,
+/// and reaches the Storage Read API too (it used to fall back to REST there).
+#[test]
+fn metadata_server_credentials_serve_rest_and_the_read_api() {
+    let ws = Workspace::new();
+    warehouse(&ws);
+    ws.plan("big.yaml", BIG_PLAN);
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let metadata = MetadataServer::start();
+    std::fs::write(
+        ws.path("bq.yaml"),
+        format!(
+            "bigquery: {{backend: bigquery, project: acme-prod, read_api: always, endpoint: 'http://{}/bigquery/v2', storage_endpoint: 'http://{}'}}\nanalytics: {{database: analytics.duckdb}}\n",
+            server.host(),
+            server.grpc_host()
+        ),
+    )
+    .unwrap();
+    let out = da_cmd(ws.dir.path())
+        .args([
+            "plan", "run", "big.yaml", "--config", "bq.yaml", "--report", "run.json",
+        ])
+        .env("GCE_METADATA_HOST", &metadata.host)
+        .env("HOME", ws.dir.path())
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("CLOUDSDK_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        report(&ws)["warnings"],
+        serde_json::json!([]),
+        "no fallback"
+    );
+    let sessions = grpc_calls(&server, "CreateReadSession");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["authorization"], "Bearer meta-token");
+    assert_eq!(
+        metadata.asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one token for the dry runs, the COUNT, the query and the read session"
+    );
+    let csv = std::fs::read_to_string(ws.path("out/big.csv")).unwrap();
+    assert_eq!(csv.lines().count(), BIG_ROWS + 1);
+}

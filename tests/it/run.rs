@@ -286,6 +286,52 @@ fn a_slow_final_step_times_out() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
 
+/// Guards against one expression outliving the deadline: DuckDB looks for an interrupt
+/// only between chunks, and works out constant expressions while it prepares (the bind
+/// before anything is billed), so a single `levenshtein` of two long strings (minutes of
+/// work in one call) ignores the interrupt in both places. The run still ends soon after
+/// its time limit with `timeout`, and the previous output stays as it was.
+#[test]
+fn one_long_expression_cannot_outlive_the_deadline() {
+    let ws = Workspace::new();
+    let cases = [
+        (
+            "the bind of the final sql",
+            "SELECT levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d",
+        ),
+        (
+            "the final query",
+            "SELECT levenshtein(repeat('a', n), repeat('b', n)) AS d FROM (SELECT range::INT * 0 + 400000 AS n FROM range(1))",
+        ),
+    ];
+    for (phase, sql) in cases {
+        std::fs::write(ws.path("out.csv"), "previous\n").unwrap();
+        ws.plan(
+            "plan.yaml",
+            &format!("version: 1\nname: t\nsql: \"{sql}\"\nlimits: {{timeout_seconds: 1}}\noutputs: [{{path: out.csv}}]\n"),
+        );
+        let started = std::time::Instant::now();
+        let out = ws.run("plan.yaml", &[]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("error[timeout]") && err.contains(phase),
+            "{err}"
+        );
+        // Not a speed target: the expression alone runs for minutes; ending within the
+        // limit plus the grace (and a wide margin for a loaded machine) shows it was not
+        // waited for.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{phase}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.path("out.csv")).unwrap(),
+            "previous\n"
+        );
+    }
+}
+
 #[test]
 fn ctrl_c_cancels_the_run_with_exit_130_and_writes_nothing() {
     let ws = Workspace::new();

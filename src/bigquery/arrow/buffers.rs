@@ -146,6 +146,19 @@ impl Column {
         }
     }
 
+    /// Appends the text of one non-null scalar cell (the fast path, `text.rs`).
+    pub(super) fn append_text(&mut self, text: &str, row: usize) -> Result<(), ConvertError> {
+        let kind = self.kind;
+        self.values
+            .push_text(kind, text)
+            .map_err(|m| ConvertError::at(&self.path, row, m))
+    }
+
+    /// Whether this column is a RECORD (or REPEATED RECORD).
+    pub(super) fn is_record(&self) -> bool {
+        matches!(self.values, Values::Struct(_))
+    }
+
     /// Fills this column for a row whose parent RECORD is NULL.
     pub(super) fn append_absent(&mut self) {
         match self.mode {
@@ -296,16 +309,18 @@ impl Values {
 
     /// Parses a non-null scalar `v` for a column of BigQuery type `kind`.
     pub(super) fn push_scalar(&mut self, kind: Kind, value: &Value) -> Result<(), String> {
-        let text = match value {
-            Value::String(s) => s.as_str(),
-            other => {
-                return Err(format!(
-                    "expected a string for {}, got {}",
-                    kind.name(),
-                    shape(other)
-                ));
-            }
-        };
+        match value {
+            Value::String(s) => self.push_text(kind, s),
+            other => Err(format!(
+                "expected a string for {}, got {}",
+                kind.name(),
+                shape(other)
+            )),
+        }
+    }
+
+    /// Parses the text of a non-null scalar for a column of BigQuery type `kind`.
+    pub(super) fn push_text(&mut self, kind: Kind, text: &str) -> Result<(), String> {
         match self {
             Self::Int64(p) => p.push(
                 text.parse::<i64>()
@@ -501,7 +516,7 @@ pub(super) fn check_width(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{field, record};
+    use super::super::tests::{field, push, record};
     use super::super::{BqField, RowsToArrow};
     use super::*;
     use ::arrow::array::{Array, AsArray};
@@ -546,8 +561,7 @@ mod tests {
             {"f": [{"v": "4"}, {}]}
         ]);
         let mut conv = RowsToArrow::new(&nested_fields()).expect("schema");
-        conv.push_page(rows.as_array().expect("rows"))
-            .expect("push");
+        push(&mut conv, rows.as_array().expect("rows")).expect("push");
         assert_eq!(conv.pending_rows(), 4);
         let batch = conv.flush().expect("flush");
         assert_eq!(batch.num_rows(), 4);
@@ -594,10 +608,13 @@ mod tests {
             ],
         )];
         let mut conv = RowsToArrow::new(&fields).expect("schema");
-        conv.push_page(&[
-            json!({"f": [{"v": null}]}),
-            json!({"f": [{"v": {"f": [{"v": "5"}, {"v": {"f": [{"v": "x"}]}}]}}]}),
-        ])
+        push(
+            &mut conv,
+            &[
+                json!({"f": [{"v": null}]}),
+                json!({"f": [{"v": {"f": [{"v": "5"}, {"v": {"f": [{"v": "x"}]}}]}}]}),
+            ],
+        )
         .expect("push");
         let batch = conv.flush().expect("flush");
         let s = batch.column(0).as_struct();
@@ -613,9 +630,11 @@ mod tests {
             "x"
         );
         // But a NULL in a REQUIRED child of a present record is an error.
-        let err = conv
-            .push_page(&[json!({"f": [{"v": {"f": [{"v": null}, {"v": {"f": [{"v": "x"}]}}]}}]})])
-            .expect_err("required null");
+        let err = push(
+            &mut conv,
+            &[json!({"f": [{"v": {"f": [{"v": null}, {"v": {"f": [{"v": "x"}]}}]}}]})],
+        )
+        .expect_err("required null");
         assert_eq!(err.column, "s.a");
         assert_eq!(err.row, Some(2));
     }
@@ -659,10 +678,8 @@ mod tests {
             (json!({"f": [{"v": "2"}, {"v": "x"}]}), "rec"),
         ];
         for (flushed, (bad, column)) in cases.into_iter().enumerate() {
-            conv.push_page(std::slice::from_ref(&good)).expect("good");
-            let err = conv
-                .push_page(&[good.clone(), bad.clone()])
-                .expect_err("bad");
+            push(&mut conv, std::slice::from_ref(&good)).expect("good");
+            let err = push(&mut conv, &[good.clone(), bad.clone()]).expect_err("bad");
             assert_eq!(err.column, column, "{bad} → {err}");
             // Absolute row number: one row flushed per earlier case, one pending, then the bad one.
             assert_eq!(err.row, Some(flushed + 2), "{err}");

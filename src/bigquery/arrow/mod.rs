@@ -11,14 +11,17 @@
 //! told apart.
 //!
 //! Values are kept in plain vectors rather than arrow's builders so that a page that fails half-way
-//! can be rolled back: [`RowsToArrow::push_page`] either appends the whole page or nothing.
+//! can be rolled back: [`RowsToArrow::push_rows_json`] either appends the whole page or nothing.
 //!
 //! The parts: `schema` maps BigQuery fields to Arrow fields, `buffers` holds the pending
-//! values of each column, and `cells` parses the JSON cell texts.
+//! values of each column, `cells` parses the JSON cell texts, and `text` reads a page's rows
+//! straight from the response text (the fast path; a page it declines is read again through
+//! `serde_json::Value`, which names what is wrong).
 
 mod buffers;
 mod cells;
 mod schema;
+mod text;
 
 use std::fmt;
 use std::sync::Arc;
@@ -139,11 +142,38 @@ impl RowsToArrow {
         self.schema.clone()
     }
 
-    /// Append one page (`rows` JSON array; missing/empty is fine).
+    /// Append one page given as the text of its `rows` JSON array.
     ///
     /// All or nothing: on error the rows of this page are dropped again and the rows of earlier
     /// pages stay pending.
-    pub fn push_page(&mut self, rows: &[Value]) -> Result<(), ConvertError> {
+    pub fn push_rows_json(&mut self, rows: &str) -> Result<(), ConvertError> {
+        let start = self.pending;
+        match self.append_rows_text(rows) {
+            Ok(appended) => {
+                self.pending = start + appended;
+                Ok(())
+            }
+            Err(text::Declined) => {
+                // The fast path gave up somewhere: start the page again on the path that
+                // says what is wrong (or, for shapes only it accepts, converts the page).
+                for column in &mut self.columns {
+                    column.truncate(start);
+                }
+                let rows: Vec<Value> = serde_json::from_str(rows).map_err(|e| {
+                    ConvertError::at(
+                        "",
+                        self.flushed + start,
+                        format!("the page's rows are not a JSON array of rows: {e}"),
+                    )
+                })?;
+                self.push_page(&rows)
+            }
+        }
+    }
+
+    /// Append one page of rows already parsed as JSON values; all or nothing, like
+    /// [`Self::push_rows_json`].
+    fn push_page(&mut self, rows: &[Value]) -> Result<(), ConvertError> {
         let start = self.pending;
         for (i, row) in rows.iter().enumerate() {
             let index = self.flushed + start + i;
@@ -227,11 +257,16 @@ mod tests {
         }
     }
 
+    /// Pushes a page the way the fetch does: as the text of its rows array.
+    pub(super) fn push(conv: &mut RowsToArrow, rows: &[Value]) -> Result<(), ConvertError> {
+        conv.push_rows_json(&serde_json::to_string(rows).expect("rows serialise"))
+    }
+
     /// Converts single-column rows given as their `v` values.
     pub(super) fn column_of(kind: &str, values: &[Value]) -> Result<ArrayRef, ConvertError> {
         let mut conv = RowsToArrow::new(&[field("c", kind, "NULLABLE")])?;
         let rows: Vec<Value> = values.iter().map(|v| json!({"f": [{"v": v}]})).collect();
-        conv.push_page(&rows)?;
+        push(&mut conv, &rows)?;
         Ok(conv.flush()?.column(0).clone())
     }
 
@@ -246,14 +281,16 @@ mod tests {
             field("s", "STRING", "NULLABLE"),
         ])
         .expect("schema");
-        conv.push_page(&[
-            json!({"f": [{"v": "1"}, {"v": "a"}]}),
-            json!({"f": [{"v": "2"}, {"v": null}]}),
-        ])
+        push(
+            &mut conv,
+            &[
+                json!({"f": [{"v": "1"}, {"v": "a"}]}),
+                json!({"f": [{"v": "2"}, {"v": null}]}),
+            ],
+        )
         .expect("page 1");
-        conv.push_page(&[json!({"f": [{"v": "3"}, {"v": "c"}]})])
-            .expect("page 2");
-        conv.push_page(&[]).expect("empty page");
+        push(&mut conv, &[json!({"f": [{"v": "3"}, {"v": "c"}]})]).expect("page 2");
+        push(&mut conv, &[]).expect("empty page");
         assert_eq!(conv.pending_rows(), 3);
         let batch = conv.flush().expect("flush");
         assert_eq!(batch.num_rows(), 3);
@@ -273,8 +310,7 @@ mod tests {
         assert_eq!(empty.num_rows(), 0);
         assert_eq!(empty.schema(), batch.schema());
 
-        conv.push_page(&[json!({"f": [{"v": "4"}, {"v": "d"}]})])
-            .expect("page 3");
+        push(&mut conv, &[json!({"f": [{"v": "4"}, {"v": "d"}]})]).expect("page 3");
         let third = conv.flush().expect("third flush");
         assert_eq!(third.column(0).as_primitive::<Int64Type>().value(0), 4);
         assert_eq!(third.column(1).as_string::<i32>().value(0), "d");
@@ -293,7 +329,7 @@ mod tests {
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice);
         let mut conv = RowsToArrow::new(&fields).expect("schema");
-        conv.push_page(rows).expect("push");
+        push(&mut conv, rows).expect("push");
         let batch = conv.flush().expect("flush");
         assert_eq!(batch.num_rows(), 0);
         assert_eq!(batch.schema(), arrow_schema(&fields).expect("schema"));
@@ -303,8 +339,7 @@ mod tests {
     #[test]
     fn schema_without_columns_keeps_row_count() {
         let mut conv = RowsToArrow::new(&[]).expect("schema");
-        conv.push_page(&[json!({"f": []}), json!({})])
-            .expect("push");
+        push(&mut conv, &[json!({"f": []}), json!({})]).expect("push");
         assert_eq!(conv.flush().expect("flush").num_rows(), 2);
     }
 
@@ -330,18 +365,14 @@ mod tests {
         ];
         for (bad, column) in cases {
             let mut conv = RowsToArrow::new(&fields).expect("schema");
-            conv.push_page(std::slice::from_ref(&good))
-                .expect("good page");
-            let err = conv
-                .push_page(&[good.clone(), bad.clone()])
-                .expect_err("malformed");
+            push(&mut conv, std::slice::from_ref(&good)).expect("good page");
+            let err = push(&mut conv, &[good.clone(), bad.clone()]).expect_err("malformed");
             assert_eq!(err.column, column, "{bad} → {err}");
             assert_eq!(err.row, Some(2), "{bad} → {err}");
             assert!(!err.to_string().is_empty());
             // The failed page is rolled back; the earlier page stays and the converter still works.
             assert_eq!(conv.pending_rows(), 1);
-            conv.push_page(std::slice::from_ref(&good))
-                .expect("after error");
+            push(&mut conv, std::slice::from_ref(&good)).expect("after error");
             let batch = conv.flush().expect("flush");
             assert_eq!(batch.num_rows(), 2);
             assert_eq!(
@@ -417,11 +448,61 @@ mod tests {
                         json!({"f": [{"v": null}, {"v": [{"v": {"f": [{"v": v}]}}]}]}),
                         v.clone(),
                     ] {
-                        let _ = conv.push_page(&[row]);
+                        let _ = push(&mut conv, &[row]);
                     }
                 }
                 conv.flush()
                     .expect("whatever was accepted builds a valid batch");
+            }
+        }
+    }
+
+    /// The text path (`text.rs`) and the `Value` path accept the same rows and build the
+    /// same arrays: every odd cell, at every level, in every type and mode, one row at a time.
+    #[test]
+    fn text_path_and_value_path_agree() {
+        let odd = [
+            Value::Null,
+            json!(1),
+            json!(""),
+            json!("1"),
+            json!("1.5"),
+            json!("true"),
+            json!("2024-01-02"),
+            json!("a\"b\u{e9}\\"),
+            json!("YWI="),
+            json!([]),
+            json!([{"v": "1"}]),
+            json!([{"v": null}]),
+            json!({}),
+            json!({"f": [{"v": "1"}]}),
+        ];
+        for mode in ["NULLABLE", "REQUIRED", "REPEATED"] {
+            for kind in [
+                "INT64", "FLOAT64", "NUMERIC", "BOOL", "STRING", "BYTES", "DATE",
+            ] {
+                let fields = [
+                    field("c", kind, mode),
+                    record("r", mode, vec![field("x", kind, mode)]),
+                ];
+                for v in &odd {
+                    for row in [
+                        json!({"f": [{"v": v}, {"v": null}]}),
+                        json!({"f": [{"v": null}, {"v": {"f": [{"v": v}]}}]}),
+                        json!({"f": [{"v": null}, {"v": [{"v": {"f": [{"v": v}]}}]}]}),
+                        json!({"f": [{"v": v, "extra": 1}, {}]}),
+                        v.clone(),
+                    ] {
+                        let mut text = RowsToArrow::new(&fields).expect("schema");
+                        let mut value = RowsToArrow::new(&fields).expect("schema");
+                        let by_text =
+                            push(&mut text, std::slice::from_ref(&row)).and_then(|()| text.flush());
+                        let by_value = value
+                            .push_page(std::slice::from_ref(&row))
+                            .and_then(|()| value.flush());
+                        assert_eq!(by_text, by_value, "{kind} {mode}: {row}");
+                    }
+                }
             }
         }
     }
@@ -492,8 +573,7 @@ mod tests {
         let fields: Vec<BqField> =
             serde_json::from_value(response["schema"]["fields"].clone()).expect("fields");
         let mut conv = RowsToArrow::new(&fields).expect("schema");
-        conv.push_page(response["rows"].as_array().expect("rows"))
-            .expect("push");
+        push(&mut conv, response["rows"].as_array().expect("rows")).expect("push");
         let batch = conv.flush().expect("flush");
         assert_eq!((batch.num_rows(), batch.num_columns()), (2, 17));
 

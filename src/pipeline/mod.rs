@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deadline::Deadline;
-use crate::engine::{BatchSink, Collect, Engine, EngineOptions, QueryResult, SealedEngine};
+mod final_step;
+
+use self::final_step::{final_step, on_engine_thread};
+use crate::engine::{Engine, EngineOptions, QueryResult, SealedEngine};
 use crate::error::{ErrorType, RunError};
-use crate::output::{self, FileSet, WrittenFile};
+use crate::output::{self, WrittenFile};
 use crate::source::{AliasSource, Estimate, Fetched, JobStats, Precheck, estimate_bytes, mib, usd};
 use crate::validate::{CheckedAlias, CheckedPlan};
 
@@ -104,6 +106,11 @@ pub struct RunOptions<'a> {
     pub deadline: Deadline,
     /// US dollars per TiB billed, for the budget's `max_usd`.
     pub price_per_tib: f64,
+    /// How long past the deadline a final query that ignores DuckDB's interrupt (one long
+    /// expression) is waited for before the run fails without it (`final_step.rs`). `None`
+    /// waits for it: the server, which answered 504 already, keeps the request's slot
+    /// taken until the work really ends.
+    pub stuck_grace: Option<std::time::Duration>,
 }
 
 /// Every alias of a plan, prechecked and within its limits. Only `precheck` builds one,
@@ -156,9 +163,10 @@ pub fn run(
     let engine = Engine::open(&opts.engine, &|name| opts.tokens.get(name).cloned())?.seal()?;
     // From here on the engine's warnings (extracts, re-attach) travel with any failure.
     let warnings = engine.warnings.clone();
-    let on_engine = || -> Result<RunOutcome, RunError> {
+    let on_engine = |engine: SealedEngine| -> Result<RunOutcome, RunError> {
+        let engine_warnings = engine.warnings.clone();
         refuse_shadowing(&engine, plan)?;
-        bind(&engine, plan, &estimated)?;
+        let engine = bind(engine, plan, &estimated, opts)?;
         let prechecked = precheck(estimated, source, &pool, events);
         deadline.check("prechecks")?;
         let fetched = fetch(prechecked?, source, &pool, events);
@@ -171,7 +179,8 @@ pub fn run(
             .collect();
         let aliases = register(&engine, fetched, events)?;
         deadline.check("registration")?;
-        let (result, outputs, final_ms) = final_step(&engine, plan, &targets, opts, events)
+        // The engine goes to the final query's thread (`final_step.rs`).
+        let (result, outputs, final_ms) = final_step(engine, plan, &targets, opts, events)
             .map_err(|e| e.with_warnings(&fetch_warnings))?;
         Ok(RunOutcome {
             backend: source.label(),
@@ -179,10 +188,10 @@ pub fn run(
             result,
             final_ms,
             outputs,
-            warnings: [warnings.clone(), fetch_warnings].concat(),
+            warnings: [engine_warnings, fetch_warnings].concat(),
         })
     };
-    on_engine().map_err(|e| e.with_warnings(&warnings))
+    on_engine(engine).map_err(|e| e.with_warnings(&warnings))
 }
 
 /// Alias work waits on the network, not the CPU: its own pool, sized by configuration
@@ -310,27 +319,36 @@ fn refuse_shadowing(engine: &SealedEngine, plan: &CheckedPlan) -> Result<(), Run
 
 /// Phase 2: the final step bound against empty tables of the aliases' estimated shapes,
 /// before anything is billed. Skipped when a shape is unknown (dry runs turned off).
+///
+/// DuckDB works out constant expressions while it prepares, so the bind runs on the
+/// engine's own thread, like the final query (`final_step::on_engine_thread`).
 fn bind(
-    engine: &SealedEngine,
+    engine: SealedEngine,
     plan: &CheckedPlan,
     estimated: &[EstimatedAlias<'_>],
-) -> Result<(), RunError> {
+    opts: &RunOptions<'_>,
+) -> Result<SealedEngine, RunError> {
     let mut shapes = Vec::new();
     for e in estimated {
         let Some(schema) = &e.estimate.schema else {
-            return Ok(());
+            return Ok(engine);
         };
-        engine.create_alias_table(e.alias.name(), schema)?;
-        shapes.push((e.alias.name(), schema));
+        shapes.push((e.alias.name().to_owned(), schema.clone()));
     }
-    engine
-        .bind(plan.final_step())
-        .map_err(|err| bind_error(err, &shapes))
+    let step = plan.final_step().clone();
+    let (engine, bound) =
+        on_engine_thread(engine, opts, "the bind of the final sql", move |engine| {
+            for (name, schema) in &shapes {
+                engine.create_alias_table(name, schema)?;
+            }
+            engine.bind(&step).map_err(|err| bind_error(err, &shapes))
+        })?;
+    bound.map(|()| engine)
 }
 
 /// A binder error with what the aliases really hold: their columns, and the closest one to
 /// a misspelt name.
-fn bind_error(mut err: RunError, shapes: &[(&str, &SchemaRef)]) -> RunError {
+fn bind_error(mut err: RunError, shapes: &[(String, SchemaRef)]) -> RunError {
     let columns: serde_json::Map<String, serde_json::Value> = shapes
         .iter()
         .map(|(name, schema)| {
@@ -512,60 +530,6 @@ fn register(
     Ok(stats)
 }
 
-/// Phase 6: the final step on the sealed connection, streamed batch by batch into
-/// every output file at once (memory independent of the result's size); its first
-/// `max_result_rows` rows are kept for display.
-fn final_step(
-    engine: &SealedEngine,
-    plan: &CheckedPlan,
-    targets: &[OutputTarget],
-    opts: &RunOptions<'_>,
-    events: Events<'_>,
-) -> Result<(QueryResult, Vec<WrittenFile>, u64), RunError> {
-    let deadline = &opts.deadline;
-    events(Event::FinalStarted);
-    let t = Instant::now();
-    let outputs: Vec<(PathBuf, output::Format)> = targets
-        .iter()
-        .map(|o| (o.write.clone(), o.format))
-        .collect();
-    let mut sink = ResultSink {
-        display: Collect::new(plan.limits().max_result_rows),
-        outputs: &outputs,
-        files: None,
-        rows: 0,
-        max_output_rows: plan.limits().max_output_rows,
-    };
-    engine
-        .stream(plan.final_step(), Some(deadline), &mut sink)
-        .map_err(|e| match e.error_type {
-            ErrorType::Timeout => deadline.timeout("the final query"),
-            _ => e,
-        })?;
-    deadline.check("the final query")?;
-    let mut written = match sink.files {
-        Some(files) => files.finish().map_err(|e| output_error(&outputs, &e))?,
-        None => Vec::new(),
-    };
-    // Reported as the plan (or --output-dir) spells them, not as resolved on disk.
-    for (w, target) in written.iter_mut().zip(targets) {
-        w.path.clone_from(&target.shown);
-    }
-    let result = sink.display.into_result();
-    events(Event::FinalDone {
-        rows: result.rows,
-        truncated: result.truncated,
-    });
-    for w in &written {
-        events(Event::Written {
-            path: w.path.clone(),
-            rows: w.rows,
-            bytes: w.bytes,
-        });
-    }
-    Ok((result, written, elapsed_ms(t)))
-}
-
 /// One output: the resolved path written to, the path as shown, its format.
 struct OutputTarget {
     write: PathBuf,
@@ -612,64 +576,6 @@ fn output_targets(
             })
         })
         .collect()
-}
-
-/// The final step's batches: into the output files (all of them), and the first rows into
-/// the displayed result.
-struct ResultSink<'a> {
-    display: Collect,
-    outputs: &'a [(PathBuf, output::Format)],
-    files: Option<FileSet>,
-    rows: u64,
-    max_output_rows: Option<u64>,
-}
-
-impl BatchSink for ResultSink<'_> {
-    fn start(&mut self, schema: &SchemaRef) -> Result<(), RunError> {
-        self.display.start(schema)?;
-        if !self.outputs.is_empty() {
-            let files = FileSet::create(self.outputs, schema)
-                .map_err(|e| output_error(self.outputs, &e))?;
-            self.files = Some(files);
-        }
-        Ok(())
-    }
-
-    fn batch(&mut self, batch: RecordBatch) -> Result<bool, RunError> {
-        let Some(files) = &mut self.files else {
-            // Nothing to write: stop as soon as the display has what it shows.
-            return self.display.batch(batch);
-        };
-        self.rows += batch.num_rows() as u64;
-        if let Some(max) = self.max_output_rows.filter(|max| self.rows > *max) {
-            return Err(RunError::new(
-                ErrorType::RowLimit,
-                format!("the final result has more than {max} rows, the output limit"),
-            )
-            .detail("max_output_rows", max)
-            .hint("filter or aggregate the final sql, or raise limits.max_output_rows within the instance limit; the previous output files are unchanged"));
-        }
-        files
-            .write(&batch)
-            .map_err(|e| output_error(self.outputs, &e))?;
-        if self.display.wants_more() {
-            self.display.batch(batch)?;
-        }
-        Ok(true)
-    }
-}
-
-fn output_error(outputs: &[(PathBuf, output::Format)], e: &output::Error) -> RunError {
-    let paths: Vec<String> = outputs
-        .iter()
-        .map(|(p, _)| p.display().to_string())
-        .collect();
-    RunError::new(
-        ErrorType::QueryError,
-        format!("cannot write the outputs: {e}"),
-    )
-    .detail("paths", paths)
-    .hint("check the output folder's free space and permissions; the previous files are unchanged")
 }
 
 /// Every value, or one error that lists every failure (the first one's type).
