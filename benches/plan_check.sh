@@ -14,7 +14,7 @@ for i in $(seq 1 "$n"); do
 done
 for _ in 1 2 3; do measure plan_check "$DA" plan check "$work/plans" --format json; done
 if python3 -m venv "$work/venv" >/dev/null 2>&1 && "$work/venv/bin/pip" install --quiet sqlfluff >/dev/null 2>&1; then
-  measure sqlfluff "$work/venv/bin/sqlfluff" lint --dialect duckdb --processes 2 "$work/sql" || true
+  measure sqlfluff "$work/venv/bin/sqlfluff" lint --nofail --dialect duckdb --processes 2 "$work/sql"
 else
   say "sqlfluff not installable here; no comparison"
 fi
