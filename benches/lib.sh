@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Shared start-up code of the bench scripts; source it, do not run it. It gives:
-#   $work                 a temporary folder, removed on exit with every process started here
+#   bench_init            $work, a temporary folder, removed on exit with every process
+#                         started here
 #   bench_build           build `da` and the example programs under the shared cargo lock and
 #                         copy them to $work/bin ($DA is the copy), so the lock is held only
 #                         while building and another worktree's build cannot swap them mid-bench
+#                         (DA_BENCH_LOCK_HELD=1: the caller holds the lock already)
 #   bench_venv            the pinned Python reference stack ($PY), made on the first run only
 #   start_bq_server N W … start the loopback BigQuery test server over warehouse W (flags
 #                         after W), in the background, so several can start side by side
@@ -12,6 +14,7 @@
 #   measure KEY CMD…      run CMD once; its wall (s), CPU (user + sys, s) and peak RSS (MB,
 #                         10^6 bytes) become samples; its output goes to $work/KEY.log
 #   sample KEY METRIC V   record one sample in $work/samples.tsv (benches/py/report.py reads it)
+#   server_cpu N          CPU seconds (user + sys) test server N has used so far
 #   gen_check_plans D N   N plans in D for `da plan check` (two aliases, a CTE, a window, …)
 # Wall time is the process's, end to end; CPU and peak RSS come from /usr/bin/time and are
 # the measured process's alone (with its threads and children), never a server's.
@@ -21,8 +24,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da/target}"
 # Every cargo command in this repository runs under this lock (the target dir is shared).
 BENCH_CARGO_LOCK="${DA_CARGO_LOCK:-/tmp/da-cargo.lock}"
 BENCH_VENV="${DA_BENCH_VENV:-$HOME/.cache/da/bench-venv}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/da-bench.XXXXXX")"
 bench_pids=()
+
+bench_init() {
+  work="$(mktemp -d "${TMPDIR:-/tmp}/da-bench.XXXXXX")"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
 
 bench_cleanup() {
   local pid
@@ -30,8 +38,6 @@ bench_cleanup() {
   for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
@@ -39,8 +45,11 @@ say() { echo "$*" >&2; }
 bench_build() {
   say "building da and the example programs (under $BENCH_CARGO_LOCK) …"
   mkdir -p "$work/bin"
+  local lock=(flock "$BENCH_CARGO_LOCK")
+  # `run.sh --hold-lock` holds it already, for the whole run.
+  [ "${DA_BENCH_LOCK_HELD:-}" = 1 ] && lock=()
   # shellcheck disable=SC2016 # expanded by the inner shell
-  flock "$BENCH_CARGO_LOCK" bash -c 'set -euo pipefail
+  "${lock[@]}" bash -c 'set -euo pipefail
     cd "$1"; cargo build --quiet --bin da --examples
     for b in da examples/bq_test_server examples/rest_floor examples/make_warehouse; do
       cp "$CARGO_TARGET_DIR/debug/$b" "$2/"
@@ -81,6 +90,11 @@ wait_bq_server() {
   grep -q '^BIGQUERY_STORAGE_EMULATOR_HOST=' "$out" || die "test server $name did not start"
   printf -v "${name}_HOST" '%s' "$(sed -n 's/^BIGQUERY_EMULATOR_HOST=//p' "$out")"
   printf -v "${name}_GRPC" '%s' "$(sed -n 's/^BIGQUERY_STORAGE_EMULATOR_HOST=//p' "$out")"
+}
+
+server_cpu() {
+  local pid_var="$1_PID"
+  awk -v tck="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / tck }' "/proc/${!pid_var}/stat"
 }
 
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$work/samples.tsv"; }

@@ -5,6 +5,7 @@
 set -euo pipefail
 # shellcheck source=benches/lib.sh
 source "$(dirname "$0")/lib.sh"
+bench_init
 n="${1:-1000}"
 bench_build
 gen_check_plans "$work/plans" "$n"

@@ -14,9 +14,10 @@
 # The test servers run with --preencoded-pages and get one untimed warm-up run of each
 # client first, so they answer from memory; they still share the 2 cores with the client.
 #
-# Usage: benches/run.sh [--only P1rest,P1read,P2,P3,P4,P5,P6] [--runs N] [OUT.md]
+# Usage: benches/run.sh [--only P1rest,P1read,P2,P3,P4,P5,P6] [--runs N] [--hold-lock] [OUT.md]
 # Run it as is, not under flock: it takes the shared cargo lock (/tmp/da-cargo.lock, or
-# $DA_CARGO_LOCK) itself, only while building, and runs copies of what it built. The first
+# $DA_CARGO_LOCK) itself, only while building, and runs copies of what it built; with
+# --hold-lock it holds the lock for the whole run, so no build shares the cores. The first
 # run also creates the Python venv ($HOME/.cache/da/bench-venv, from PyPI); that and the
 # build are not part of the bench's own time, which it prints. Network: loopback only.
 set -euo pipefail
@@ -26,14 +27,21 @@ source "$(dirname "$0")/lib.sh"
 runs=3
 only="P1rest,P1read,P2,P3,P4,P5,P6"
 out=""
+args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --hold-lock)
+      shift
+      # Again, whole, under the lock.
+      [ "${DA_BENCH_LOCK_HELD:-}" = 1 ] || DA_BENCH_LOCK_HELD=1 exec flock "$BENCH_CARGO_LOCK" "$0" "${args[@]}"
+      ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) out="$(realpath -m "$1")"; shift ;;
   esac
 done
+bench_init
 wants() { [[ ",$only," == *",$1,"* ]]; }
 py="$BENCH_ROOT/benches/py"
 # shellcheck disable=SC2016 # backticks of a BigQuery table name
@@ -72,31 +80,41 @@ p1_rest() {
   say "P1 REST: 500,000 rows × 8 columns, pages of JSON ($runs runs each after a warm-up)"
   bq_config never "$work/rest.yaml"
   one_alias_plan "$work/p1rest.yaml" "$wide_sql"
-  local floor=("$work/bin/rest_floor" "$REST_HOST" "$wide_sql" --page-rows 10000)
+  local floor=("$work/bin/rest_floor" "$REST_HOST" "$wide_sql" --page-rows 10000) cpu0
   # Warm-up: the server encodes every page each client asks for once.
   BIGQUERY_EMULATOR_HOST="$REST_HOST" "$DA" plan run "$work/p1rest.yaml" --config "$work/rest.yaml" --quiet
   "$PY" "$py/bq_ref.py" rest "$REST_HOST" "$REST_GRPC" "$wide_sql" "$work/warm.parquet" > /dev/null
   "${floor[@]}" > /dev/null
+  cpu0=$(server_cpu REST)
   for _ in $(seq 1 "$runs"); do
     da_fetch p1rest.da "$REST_HOST" "$REST_GRPC" "$work/rest.yaml" "$work/p1rest.yaml"
     py_fetch p1rest.py rest "$REST_HOST" "$REST_GRPC"
     measure p1rest.floor "${floor[@]}"
     sample p1rest.floor rows "$(awk '{ print $1 }' "$work/p1rest.floor.log")"
   done
+  server_share p1rest REST "$cpu0" $((3 * runs))
+}
+
+# server_share KEY NAME CPU_BEFORE RUNS: the test server's CPU per timed client run.
+server_share() {
+  sample "$1.server" cpu "$(awk -v a="$3" -v b="$(server_cpu "$2")" -v n="$4" 'BEGIN { printf "%.3f", (b - a) / n }')"
 }
 
 p1_read() {
   say "P1 Read API: 5,000,000 rows × 8 columns, Arrow over gRPC ($runs runs each after a warm-up)"
   bq_config always "$work/read.yaml"
   one_alias_plan "$work/p1read.yaml" "$wide_sql"
+  local cpu0
   # Warm-up: the server encodes each stream and page once.
   BIGQUERY_EMULATOR_HOST="$READ_HOST" BIGQUERY_STORAGE_EMULATOR_HOST="$READ_GRPC" \
     "$DA" plan run "$work/p1read.yaml" --config "$work/read.yaml" --quiet
   "$PY" "$py/bq_ref.py" storage "$READ_HOST" "$READ_GRPC" "$wide_sql" "$work/warm.parquet" > /dev/null
+  cpu0=$(server_cpu READ)
   for _ in $(seq 1 "$runs"); do
     da_fetch p1read.da "$READ_HOST" "$READ_GRPC" "$work/read.yaml" "$work/p1read.yaml"
     py_fetch p1read.py storage "$READ_HOST" "$READ_GRPC"
   done
+  server_share p1read READ "$cpu0" $((2 * runs))
 }
 
 p2() {
@@ -221,7 +239,8 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 notes="Medians of $runs runs per side (P6: 30), interleaved, after one untimed warm-up per client
 (P1, P2, P4, P5; P6: 3); $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($cpu), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD)$(git -C "$BENCH_ROOT" diff --quiet HEAD || echo '+changes'), dev profile.
 Wall is the whole process (the Python stack's includes its imports); CPU (user + sys) and
-peak RSS are the client process's alone. The test servers share the machine's cores.
+peak RSS are the client process's alone. The test servers share the machine's cores$(
+[ "${DA_BENCH_LOCK_HELD:-}" = 1 ] && echo '; the cargo lock was held throughout (--hold-lock), so no build did')
 Bench time: $((done_at - bench_start)) s (build and venv set-up before it: $((bench_start - started)) s)."
 printf '%s\n\n%s\n' "$table" "$notes"
 if [ -n "$out" ]; then

@@ -4,6 +4,7 @@
 set -euo pipefail
 # shellcheck source=benches/lib.sh
 source "$(dirname "$0")/lib.sh"
+bench_init
 bench_build
 "$work/bin/make_warehouse" "$work/demo"
 python3 "$BENCH_ROOT/benches/serve_load.py" "$DA" "$work/demo" "$@"

@@ -119,6 +119,12 @@ def main():
         lines.append("Where da's time goes (medians from its --report, ms: fetch / register / final "
                      "step with outputs): " + "; ".join(
                          f"{key} {' / '.join(f'{v:,.0f}' for v in values)}" for key, values in phases))
+    servers = [(k[: -len(".server")], statistics.median(v)) for (k, m), v in sorted(samples.items())
+               if k.endswith(".server") and m == "cpu"]
+    if servers:
+        lines.append("")
+        lines.append("The test server's own CPU per timed client run (it answers from memory): " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in servers) + ".")
     if ("py.imports", "wall") in samples:
         lines.append("")
         lines.append("The Python stack's imports alone (google-cloud-bigquery, its storage client, "
