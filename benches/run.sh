@@ -235,12 +235,15 @@ wants P6 && p6
 
 done_at=$(date +%s)
 table="$("$PY" "$py/report.py" "$work/samples.tsv")"
+held=""
+if [ "${DA_BENCH_LOCK_HELD:-}" = 1 ]; then
+  held="; the cargo lock was held throughout (--hold-lock), so no build ran beside"
+fi
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 notes="Medians of $runs runs per side (P6: 30), interleaved, after one untimed warm-up per client
 (P1, P2, P4, P5; P6: 3); $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($cpu), commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD)$(git -C "$BENCH_ROOT" diff --quiet HEAD || echo '+changes'), dev profile.
 Wall is the whole process (the Python stack's includes its imports); CPU (user + sys) and
-peak RSS are the client process's alone. The test servers share the machine's cores$(
-[ "${DA_BENCH_LOCK_HELD:-}" = 1 ] && echo '; the cargo lock was held throughout (--hold-lock), so no build did')
+peak RSS are the client process's alone. The test servers share the machine's cores$held.
 Bench time: $((done_at - bench_start)) s (build and venv set-up before it: $((bench_start - started)) s)."
 printf '%s\n\n%s\n' "$table" "$notes"
 if [ -n "$out" ]; then
