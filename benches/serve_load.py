@@ -3,17 +3,18 @@
 
 Starts the server on 127.0.0.1 with an ephemeral port over the demo warehouse, sends
 N concurrent requests once per configuration, and prints status counts and latency
-percentiles. Usage: benches/serve_load.py [N]   (build first: cargo build)
+percentiles. Usage: benches/serve_load.py DA DEMO [N], where DA is the `da` binary and DEMO
+the folder `make_warehouse` built the demo in; benches/serve_load.sh builds both and runs it.
 Standard library only. Every request has a 60 s timeout; the script always stops the server.
 """
 import hashlib, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/da/target"))
-DA = os.path.join(TARGET, "debug", "da")
+if len(sys.argv) < 3:
+    sys.exit(__doc__)
+DA, DEMO = sys.argv[1], os.path.abspath(sys.argv[2])
 TOKEN = "load-test-admin-token"
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 BODY = json.dumps({
     "register_bq": {"traffic": "SELECT date, SUM(views) AS views FROM `acme-prod.analytics.web` GROUP BY date"},
     "sql": "SELECT o.date, count(*) AS orders, t.views FROM orders o JOIN traffic t USING (date) GROUP BY ALL ORDER BY o.date",
@@ -49,8 +50,8 @@ def run(workdir, concurrent_limit):
     port = free_port()
     config = os.path.join(workdir, f"serve-{concurrent_limit}.yaml")
     with open(config, "w") as f:
-        f.write(f"""bigquery: {{backend: local, local_warehouse: {ROOT}/examples/warehouse}}
-analytics: {{database: {ROOT}/examples/analytics.duckdb, threads: 1}}
+        f.write(f"""bigquery: {{backend: local, local_warehouse: {DEMO}/warehouse}}
+analytics: {{database: {DEMO}/analytics.duckdb, threads: 1}}
 server:
   max_concurrent_queries: {concurrent_limit}
   tokens: [{{name: load, role: admin, sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}}}]
@@ -86,9 +87,6 @@ server:
 
 
 def main():
-    if not os.path.exists(DA):
-        sys.exit(f"{DA} not found: run `cargo build` first")
-    subprocess.run(["cargo", "run", "-q", "--example", "make_warehouse"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as workdir:
         for limit in (4, N):
             run(workdir, limit)

@@ -1,8 +1,11 @@
 //! The loopback BigQuery test server as a program, for benchmarks and manual runs:
-//! `cargo run --example bq_test_server -- WAREHOUSE [--port N] [--latency-ms N] [--page-rows N] [--generate-rows N]`.
+//! `cargo run --example bq_test_server -- WAREHOUSE [--latency-ms N] [--page-rows N] [--generate-rows N] [--preencoded-pages]`.
 //! It answers BigQuery REST calls from the Parquet warehouse (the same code the tests use)
 //! and the Storage Read API over gRPC on a second port, and prints
 //! `BIGQUERY_EMULATOR_HOST=127.0.0.1:PORT` and `BIGQUERY_STORAGE_EMULATOR_HOST=...` once it listens.
+//! `--preencoded-pages` (benchmarks): an identical query reuses the first one's result and
+//! every REST page and Read API stream is encoded once, so after a warm-up run the server
+//! answers from memory and the client's own cost is what a benchmark measures.
 
 // An example program: the terminal is its edge.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -31,12 +34,13 @@ fn main() {
             "--latency-ms" => faults.latency = Duration::from_millis(number()),
             "--page-rows" => faults.page_rows = usize::try_from(number()).unwrap_or(usize::MAX),
             "--generate-rows" => generate = number(),
+            "--preencoded-pages" => faults.preencoded_pages = true,
             other => warehouse = Some(PathBuf::from(other)),
         }
     }
     let Some(warehouse) = warehouse else {
         eprintln!(
-            "usage: bq_test_server WAREHOUSE [--latency-ms N] [--page-rows N] [--generate-rows N]"
+            "usage: bq_test_server WAREHOUSE [--latency-ms N] [--page-rows N] [--generate-rows N] [--preencoded-pages]"
         );
         std::process::exit(2);
     };

@@ -1,8 +1,10 @@
 //! The test server's Storage Read API: `BigQueryRead` over gRPC (tonic) on a second
 //! loopback port, serving the same DuckDB-backed job results as the REST side. A job's
 //! destination table is `projects/P/datasets/_da_results/tables/<job_id>`; its rows go out
-//! as LZ4-compressed Arrow IPC batches in BigQuery's Arrow types, over up to the streams
-//! asked for. Faults: a session refused with PERMISSION_DENIED, a stream failing midway.
+//! as LZ4-compressed Arrow IPC batches in BigQuery's Arrow types (the first response of a
+//! stream also carries the Arrow schema, as BigQuery's does), over up to the streams
+//! asked for (BigQuery's choice, here `DEFAULT_STREAMS`, when the client leaves it to the
+//! server). Faults: a session refused with PERMISSION_DENIED, a stream failing midway.
 //!
 //! gcp-bigquery-client generates only the client; this is a hand-written server on tonic's
 //! `server::Grpc` with the same prost messages.
@@ -22,11 +24,17 @@ use serde_json::{Value, json};
 use tonic::codegen::{BoxFuture, http, tokio_stream};
 use tonic::{Request, Response, Status};
 
-use crate::bq_server::{Inner, Seen};
+use crate::bq_server::{Answer, Inner, Seen};
 
 const SERVICE: &str = "google.cloud.bigquery.storage.v1.BigQueryRead";
 /// Rows per ReadRows response.
 const ROWS_PER_MESSAGE: usize = 4096;
+/// Streams in a session whose request leaves the number to the server (`max_stream_count`
+/// 0, as the Python client asks): BigQuery picks; here it is the most `da` asks for.
+const DEFAULT_STREAMS: usize = 4;
+
+/// One stream's ReadRows responses, encoded (and kept with `preencoded_pages`).
+pub(crate) type Messages = Arc<Vec<pb::ReadRowsResponse>>;
 
 /// Serve `BigQueryRead` on `listener` from `inner`'s jobs.
 pub(crate) fn spawn(
@@ -71,15 +79,17 @@ impl ReadTable {
     }
 }
 
-/// A job's table as one batch, converted once and kept with the job.
-fn read_table(inner: &Inner, job: &str) -> Option<RecordBatch> {
-    let mut jobs = inner.jobs.lock().unwrap();
-    let entry = jobs.get_mut(job)?;
-    if entry.read.is_none() {
-        let table = ReadTable::new(&entry.schema, &entry.batches);
-        entry.read = Some(arrow::compute::concat_batches(&table.schema, &table.batches).unwrap());
-    }
-    entry.read.clone()
+/// A job's table as one batch, converted once and kept with the job's result.
+fn read_table(inner: &Inner, job: &str) -> Option<(Arc<Answer>, RecordBatch)> {
+    let answer = inner.jobs.lock().unwrap().get(job)?.answer.clone();
+    let table = answer
+        .read
+        .get_or_init(|| {
+            let table = ReadTable::new(&answer.schema, &answer.batches);
+            arrow::compute::concat_batches(&table.schema, &table.batches).unwrap()
+        })
+        .clone();
+    Some((answer, table))
 }
 
 #[derive(Clone)]
@@ -177,16 +187,15 @@ fn create_session(
         .rsplit_once("/tables/")
         .map(|(_, t)| t.to_owned())
         .unwrap_or_default();
-    let Some(table) = read_table(inner, &job) else {
+    let Some((_, table)) = read_table(inner, &job) else {
         return Err(Status::not_found(format!("no table {}", session.table)));
     };
     let rows = table.num_rows();
-    let streams = usize::try_from(msg.max_stream_count.max(1))
-        .unwrap()
-        .min(rows.div_ceil(ROWS_PER_MESSAGE).max(1));
-    // The schema message alone (no end-of-stream marker), as BigQuery sends it.
-    let mut writer = StreamWriter::try_new(Vec::new(), &table.schema()).unwrap();
-    let schema = std::mem::take(writer.get_mut());
+    let asked = match usize::try_from(msg.max_stream_count).unwrap_or(0) {
+        0 => DEFAULT_STREAMS,
+        n => n,
+    };
+    let streams = asked.min(rows.div_ceil(ROWS_PER_MESSAGE).max(1));
     Ok(Response::new(pb::ReadSession {
         name: format!("{}/sessions/{job}", msg.parent),
         table: session.table.clone(),
@@ -196,9 +205,9 @@ fn create_session(
                 name: format!("{}/sessions/{job}/streams/{i}/{streams}", msg.parent),
             })
             .collect(),
-        schema: Some(pb::read_session::Schema::ArrowSchema(pb::ArrowSchema {
-            serialized_schema: schema,
-        })),
+        schema: Some(pb::read_session::Schema::ArrowSchema(arrow_schema(
+            &table.schema(),
+        ))),
         estimated_row_count: i64::try_from(rows).unwrap(),
         ..Default::default()
     }))
@@ -218,19 +227,22 @@ impl tonic::server::ServerStreamingService<pb::ReadRowsRequest> for ReadRows {
         let inner = self.0.clone();
         Box::pin(async move {
             let messages = read_rows(&inner, &request.get_ref().read_stream)?;
+            // An injected failure replaces message `k` and ends the stream.
+            let fail = inner.faults.read_fail_after.filter(|k| *k < messages.len());
+            let sent = fail.unwrap_or(messages.len());
+            let items = (0..sent)
+                .map(move |k| Ok(messages[k].clone()))
+                .chain(fail.map(|_| Err(Status::unavailable("injected: the stream broke midway"))));
             Ok(Response::new(
-                Box::pin(tokio_stream::iter(messages)) as RowsStream
+                Box::pin(tokio_stream::iter(items)) as RowsStream
             ))
         })
     }
 }
 
 /// The messages of stream `i` of `n` (`.../sessions/<job>/streams/<i>/<n>`): the i-th
-/// contiguous share of the rows, then an injected failure if asked for.
-fn read_rows(
-    inner: &Inner,
-    stream: &str,
-) -> Result<Vec<Result<pb::ReadRowsResponse, Status>>, Status> {
+/// contiguous share of the rows.
+fn read_rows(inner: &Inner, stream: &str) -> Result<Messages, Status> {
     let started = Instant::now();
     record(
         inner,
@@ -247,8 +259,33 @@ fn read_rows(
         return Err(Status::invalid_argument(format!("bad stream {stream}")));
     };
     let job = job.rsplit_once("/sessions/").map_or(job, |(_, j)| j);
-    let all =
+    let (answer, all) =
         read_table(inner, job).ok_or_else(|| Status::not_found(format!("no session for {job}")))?;
+    if let Some(messages) = answer.streams.lock().unwrap().get(&(i, n)) {
+        return Ok(messages.clone());
+    }
+    let messages = Arc::new(encode_share(&all, i, n));
+    if inner.faults.preencoded_pages {
+        answer
+            .streams
+            .lock()
+            .unwrap()
+            .insert((i, n), messages.clone());
+    }
+    Ok(messages)
+}
+
+/// The schema message alone (no end-of-stream marker), as BigQuery sends it.
+fn arrow_schema(schema: &arrow::datatypes::Schema) -> pb::ArrowSchema {
+    let mut writer = StreamWriter::try_new(Vec::new(), schema).unwrap();
+    pb::ArrowSchema {
+        serialized_schema: std::mem::take(writer.get_mut()),
+    }
+}
+
+/// Share `i` of `n` of `all` as ReadRows responses of LZ4-compressed Arrow IPC batches;
+/// the first also carries the schema, as BigQuery's does (the Python client reads it there).
+fn encode_share(all: &RecordBatch, i: usize, n: usize) -> Vec<pb::ReadRowsResponse> {
     let share = all.num_rows().div_ceil(n);
     let start = (i * share).min(all.num_rows());
     let end = ((i + 1) * share).min(all.num_rows());
@@ -262,14 +299,11 @@ fn read_rows(
     let mut offset = start;
     while offset < end {
         let len = ROWS_PER_MESSAGE.min(end - offset);
-        if inner.faults.read_fail_after == Some(messages.len()) {
-            messages.push(Err(Status::unavailable(
-                "injected: the stream broke midway",
-            )));
-            return Ok(messages);
-        }
         writer.write(&all.slice(offset, len)).unwrap();
-        messages.push(Ok(pb::ReadRowsResponse {
+        messages.push(pb::ReadRowsResponse {
+            schema: messages
+                .is_empty()
+                .then(|| pb::read_rows_response::Schema::ArrowSchema(arrow_schema(&all.schema()))),
             row_count: i64::try_from(len).unwrap(),
             rows: Some(pb::read_rows_response::Rows::ArrowRecordBatch(
                 pb::ArrowRecordBatch {
@@ -278,8 +312,8 @@ fn read_rows(
                 },
             )),
             ..Default::default()
-        }));
+        });
         offset += len;
     }
-    Ok(messages)
+    messages
 }

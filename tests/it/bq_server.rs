@@ -3,17 +3,22 @@
 //! jobs.query (and dry runs), jobs.getQueryResults with paging, jobs.cancel, named
 //! parameters, BigQuery error bodies. It records every request for assertions and can
 //! answer `jobComplete: false` first and fail with 5xx or latency on demand.
+//!
+//! REST rows are encoded page by page when a page is asked for, never for a job that is
+//! only read through the Storage Read API. With `Faults::preencoded_pages` (benchmarks) an
+//! identical query reuses the first one's result and every page and stream is encoded once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -52,6 +57,9 @@ pub struct Faults {
     pub read_session_denied: bool,
     /// Fail every ReadRows stream with UNAVAILABLE after this many messages.
     pub read_fail_after: Option<usize>,
+    /// Serve from memory (benchmarks): an identical query (text and parameters) reuses the
+    /// first one's result, and each REST page and Read API stream is encoded once and kept.
+    pub preencoded_pages: bool,
 }
 
 /// One request the server saw.
@@ -63,24 +71,53 @@ pub struct Seen {
     pub ended: Instant,
 }
 
-pub(crate) struct Job {
+/// A query's result as DuckDB gave it, and what the server made of it on demand. Each job
+/// has its own, except with `preencoded_pages`, where identical queries share one.
+pub(crate) struct Answer {
     pub(crate) schema: Value,
-    rows: Vec<Value>,
-    /// The result as DuckDB gave it, for the Read API (`bq_grpc.rs`).
+    /// The result as DuckDB gave it: REST pages and the Read API are made from it.
     pub(crate) batches: Vec<RecordBatch>,
-    /// `batches` as the Read API sends them, made on the first read session.
-    pub(crate) read: Option<RecordBatch>,
-    polled: bool,
-    /// What the job scanned and billed (the dry run's figure).
+    rows: usize,
+    /// What the query scans and bills: 8 bytes per value of its result (stable, and
+    /// known up front).
     bytes: u64,
+    /// `batches` as the Read API sends them, made on the first read session.
+    pub(crate) read: OnceLock<RecordBatch>,
+    /// Encoded `rows` arrays of REST pages by (int64 timestamps, start, end), kept with
+    /// `preencoded_pages`.
+    pages: Mutex<HashMap<(bool, usize, usize), Arc<str>>>,
+    /// ReadRows messages by (stream, streams), kept with `preencoded_pages`.
+    pub(crate) streams: Mutex<HashMap<(usize, usize), crate::bq_grpc::Messages>>,
+}
+
+pub(crate) struct Job {
+    pub(crate) answer: Arc<Answer>,
+    /// The rows REST answers instead of the result (the COUNT faults).
+    rows_override: Option<Arc<Vec<Value>>>,
+    /// TIMESTAMP cells as integer µs (the job asked for `useInt64Timestamp`).
+    int64_ts: bool,
+    polled: bool,
+}
+
+impl Job {
+    fn total_rows(&self) -> usize {
+        self.rows_override
+            .as_ref()
+            .map_or(self.answer.rows, |rows| rows.len())
+    }
 }
 
 pub(crate) struct Inner {
     warehouse: LocalWarehouse,
-    calls: std::sync::atomic::AtomicUsize,
+    calls: AtomicUsize,
     pub(crate) faults: Faults,
     pub(crate) jobs: Mutex<HashMap<String, Job>>,
     pub(crate) seen: Mutex<Vec<Seen>>,
+    /// Results by query text and parameters, kept with `preencoded_pages`.
+    answers: Mutex<HashMap<String, Arc<Answer>>>,
+    /// Queries run on DuckDB, and REST rows encoded as JSON, so far.
+    queries_run: AtomicUsize,
+    rest_rows_encoded: AtomicUsize,
 }
 
 pub struct BqServer {
@@ -95,10 +132,13 @@ impl BqServer {
     pub fn start(warehouse: &std::path::Path, faults: Faults) -> Self {
         let inner = Arc::new(Inner {
             warehouse: LocalWarehouse::new(warehouse),
-            calls: std::sync::atomic::AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
             faults,
             jobs: Mutex::default(),
             seen: Mutex::default(),
+            answers: Mutex::default(),
+            queries_run: AtomicUsize::new(0),
+            rest_rows_encoded: AtomicUsize::new(0),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -149,6 +189,16 @@ impl BqServer {
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.seen.lock().unwrap().clone()
     }
+
+    /// Queries run on DuckDB so far (dry runs included).
+    pub fn queries_run(&self) -> usize {
+        self.inner.queries_run.load(Ordering::SeqCst)
+    }
+
+    /// REST rows encoded as JSON so far (a page kept and served again counts once).
+    pub fn rest_rows_encoded(&self) -> usize {
+        self.inner.rest_rows_encoded.load(Ordering::SeqCst)
+    }
 }
 
 fn error(status: u16, reason: &str, message: &str) -> Response {
@@ -157,8 +207,9 @@ fn error(status: u16, reason: &str, message: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-fn params_of(body: &Value) -> Vec<(String, ParamValue)> {
-    let Some(list) = body["queryParameters"].as_array() else {
+/// Typed values of a request's `queryParameters`.
+fn params_of(parameters: &Value) -> Vec<(String, ParamValue)> {
+    let Some(list) = parameters.as_array() else {
         return Vec::new();
     };
     list.iter()
@@ -195,6 +246,46 @@ async fn query(
     response
 }
 
+/// The result of `sql` with `params`: run on DuckDB, or with `preencoded_pages` the one an
+/// identical query already had.
+async fn answer_for(s: &Inner, sql: &str, params: &Value) -> Result<Arc<Answer>, Response> {
+    let key = format!("{sql}\u{0}{params}");
+    if s.faults.preencoded_pages
+        && let Some(answer) = s.answers.lock().unwrap().get(&key)
+    {
+        return Ok(answer.clone());
+    }
+    s.queries_run.fetch_add(1, Ordering::SeqCst);
+    let warehouse = s.warehouse.clone();
+    let (sql, typed) = (sql.to_owned(), params_of(params));
+    let result = tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &typed))
+        .await
+        .unwrap()
+        .map_err(|e| error(400, "invalidQuery", &e.message))?;
+    let rows = usize::try_from(result.rows).unwrap();
+    let answer = Arc::new(Answer {
+        schema: schema_json(&result.schema),
+        bytes: result.rows * 8 * result.schema.fields().len() as u64,
+        batches: result.batches,
+        rows,
+        read: OnceLock::new(),
+        pages: Mutex::default(),
+        streams: Mutex::default(),
+    });
+    if s.faults.preencoded_pages {
+        s.answers.lock().unwrap().insert(key, answer.clone());
+    }
+    Ok(answer)
+}
+
+/// Store a finished job under a new id (or `id`); returns the id.
+fn store_job(s: &Inner, id: Option<&str>, job: Job) -> String {
+    let mut jobs = s.jobs.lock().unwrap();
+    let id = id.map_or_else(|| format!("job_{}", jobs.len()), str::to_owned);
+    jobs.insert(id.clone(), job);
+    id
+}
+
 async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
     if let Some(status) = s.faults.fail_status {
         return error(status, "backendError", "injected failure");
@@ -206,24 +297,17 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
         )
             .into_response();
     }
-    if s.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < s.faults.fail_first {
+    if s.calls.fetch_add(1, Ordering::SeqCst) < s.faults.fail_first {
         return error(503, "backendError", "injected transient failure");
     }
-    let sql = body["query"].as_str().unwrap_or_default().to_owned();
-    let params = params_of(body);
-    let warehouse = s.warehouse.clone();
-    let result = tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &params))
-        .await
-        .unwrap();
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => return error(400, "invalidQuery", &e.message),
+    let sql = body["query"].as_str().unwrap_or_default();
+    let answer = match answer_for(s, sql, &body["queryParameters"]).await {
+        Ok(answer) => answer,
+        Err(response) => return response,
     };
-    let schema = schema_json(&result.schema);
-    // What a query "scans": 8 bytes per value of its result (stable, and known up front).
-    let bytes = result.rows * 8 * result.schema.fields().len() as u64;
+    let bytes = answer.bytes;
     if body["dryRun"] == true {
-        return Json(json!({"kind": "bigquery#queryResponse", "jobComplete": true, "schema": schema, "totalBytesProcessed": bytes.to_string()})).into_response();
+        return Json(json!({"kind": "bigquery#queryResponse", "jobComplete": true, "schema": answer.schema, "totalBytesProcessed": bytes.to_string()})).into_response();
     }
     // BigQuery refuses a job that would bill more than its cap, before running it.
     let cap = body["maximumBytesBilled"]
@@ -238,61 +322,100 @@ async fn answer_query(s: &Arc<Inner>, project: &str, body: &Value) -> Response {
     }
     // Clients that ask for it (the Python client does) get TIMESTAMP as integer µs.
     let int64_ts = body["formatOptions"]["useInt64Timestamp"] == true;
-    let mut rows: Vec<Value> = result
-        .batches
-        .iter()
-        .flat_map(|b| rows_json(b, int64_ts))
-        .collect();
-    let is_count = body["query"]
-        .as_str()
-        .is_some_and(|q| q.starts_with("SELECT COUNT(*)"));
-    if is_count && s.faults.count_without_rows {
-        rows.clear();
+    let is_count = sql.starts_with("SELECT COUNT(*)");
+    let rows_override = if is_count && s.faults.count_without_rows {
+        Some(Arc::new(Vec::new()))
     } else if is_count && s.faults.count_shortfall > 0 {
-        let truth: u64 = rows[0]["f"][0]["v"].as_str().unwrap().parse().unwrap();
+        let truth = rows_between(&answer.batches, 0, 1, false);
+        let truth: u64 = truth[0]["f"][0]["v"].as_str().unwrap().parse().unwrap();
         let told = truth.saturating_sub(s.faults.count_shortfall);
-        rows = vec![json!({"f": [{"v": told.to_string()}]})];
-    }
-    let job_id = format!("job_{}", s.jobs.lock().unwrap().len());
+        Some(Arc::new(vec![json!({"f": [{"v": told.to_string()}]})]))
+    } else {
+        None
+    };
+    let job = Job {
+        answer,
+        rows_override,
+        int64_ts,
+        polled: false,
+    };
+    let job_id = store_job(s, None, job);
     let reference = json!({"projectId": project, "jobId": job_id});
-    s.jobs.lock().unwrap().insert(
-        job_id.clone(),
-        Job {
-            schema: schema.clone(),
-            rows,
-            batches: result.batches,
-            read: None,
-            polled: false,
-            bytes,
-        },
-    );
     if s.faults.incomplete_first {
         return Json(json!({"kind": "bigquery#queryResponse", "jobReference": reference, "jobComplete": false})).into_response();
     }
     let max = body["maxResults"]
         .as_u64()
         .map_or(usize::MAX, |m| m as usize);
-    Json(page(s, &job_id, reference, 0, max)).into_response()
+    json_body(page(s, &job_id, &reference, 0, max))
 }
 
-fn page(s: &Inner, job_id: &str, reference: Value, start: usize, max: usize) -> Value {
-    let jobs = s.jobs.lock().unwrap();
-    let job = &jobs[job_id];
+/// A JSON body already encoded.
+fn json_body(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// One page of a job's rows, encoded: the envelope, then the `rows` array (kept and
+/// reused with `preencoded_pages`).
+fn page(s: &Inner, job_id: &str, reference: &Value, start: usize, max: usize) -> String {
+    let (answer, rows_override, int64_ts, total) = {
+        let jobs = s.jobs.lock().unwrap();
+        let job = &jobs[job_id];
+        let rows = job.rows_override.clone();
+        (job.answer.clone(), rows, job.int64_ts, job.total_rows())
+    };
     let size = if s.faults.page_rows > 0 {
         max.min(s.faults.page_rows)
     } else {
         max
     };
-    let end = (start + size).min(job.rows.len());
-    let mut out = json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": true, "schema": job.schema, "totalRows": job.rows.len().to_string(), "totalBytesProcessed": "0"});
-    if end > start {
-        out["rows"] = Value::Array(job.rows[start..end].to_vec());
-    }
+    let end = start.saturating_add(size).min(total);
+    let mut out = json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": true, "schema": answer.schema, "totalRows": total.to_string(), "totalBytesProcessed": "0"});
     // `maxResults=0` asks for the job's state and size only: no rows, no page token.
-    if end < job.rows.len() && size > 0 {
+    if end < total && size > 0 {
         out["pageToken"] = Value::String(end.to_string());
     }
-    out
+    let mut body = out.to_string();
+    if end > start {
+        let rows = match &rows_override {
+            Some(rows) => serde_json::to_string(&rows[start..end]).unwrap().into(),
+            None => encoded_rows(s, &answer, int64_ts, start, end),
+        };
+        body.pop();
+        body.push_str(",\"rows\":");
+        body.push_str(&rows);
+        body.push('}');
+    }
+    body
+}
+
+/// Rows `start..end` of `answer` as a JSON array, encoded once with `preencoded_pages`.
+fn encoded_rows(s: &Inner, answer: &Answer, int64_ts: bool, start: usize, end: usize) -> Arc<str> {
+    let key = (int64_ts, start, end);
+    if let Some(rows) = answer.pages.lock().unwrap().get(&key) {
+        return rows.clone();
+    }
+    s.rest_rows_encoded.fetch_add(end - start, Ordering::SeqCst);
+    let rows = rows_between(&answer.batches, start, end, int64_ts);
+    let rows: Arc<str> = serde_json::to_string(&rows).unwrap().into();
+    if s.faults.preencoded_pages {
+        answer.pages.lock().unwrap().insert(key, rows.clone());
+    }
+    rows
+}
+
+/// Rows `start..end` of `batches` as REST rows.
+fn rows_between(batches: &[RecordBatch], start: usize, end: usize, int64_ts: bool) -> Vec<Value> {
+    let mut rows = Vec::with_capacity(end - start);
+    let mut offset = 0;
+    for batch in batches {
+        let (from, to) = (start.max(offset), end.min(offset + batch.num_rows()));
+        if from < to {
+            rows.extend(rows_json(&batch.slice(from - offset, to - from), int64_ts));
+        }
+        offset += batch.num_rows();
+    }
+    rows
 }
 
 async fn results(
@@ -314,14 +437,14 @@ async fn results(
         return error(500, "backendError", "injected failure while paging");
     }
     let response = if s.faults.incomplete_first && first_poll && !q.contains_key("pageToken") {
-        json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": false})
+        json!({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": false}).to_string()
     } else {
         let start = q.get("pageToken").and_then(|t| t.parse().ok()).unwrap_or(0);
         let max = q
             .get("maxResults")
             .and_then(|m| m.parse().ok())
             .unwrap_or(usize::MAX);
-        page(&s, &job, reference, start, max)
+        page(&s, &job, &reference, start, max)
     };
     s.seen.lock().unwrap().push(Seen {
         path: format!("/projects/{project}/queries/{job}"),
@@ -329,7 +452,7 @@ async fn results(
         started,
         ended: Instant::now(),
     });
-    Json(response).into_response()
+    json_body(response)
 }
 
 /// jobs.insert: the query runs at once and is stored like a jobs.query job.
@@ -346,72 +469,44 @@ async fn insert(
         ended: now,
     });
     let query = &body["configuration"]["query"];
-    let sql = query["query"].as_str().unwrap_or_default().to_owned();
-    let params = params_of(query);
+    let sql = query["query"].as_str().unwrap_or_default();
     if body["configuration"]["dryRun"] == true {
-        return dry_run_job(&s, &project, sql, params).await;
+        return dry_run_job(&s, &project, sql, &query["queryParameters"]).await;
     }
-    let warehouse = s.warehouse.clone();
-    let result = match tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &params))
-        .await
-        .unwrap()
-    {
-        Ok(r) => r,
-        Err(e) => return error(400, "invalidQuery", &e.message),
+    let answer = match answer_for(&s, sql, &query["queryParameters"]).await {
+        Ok(answer) => answer,
+        Err(response) => return response,
     };
-    let rows: Vec<Value> = result
-        .batches
-        .iter()
-        .flat_map(|b| rows_json(b, false))
-        .collect();
-    let bytes = result.rows * 8 * result.schema.fields().len() as u64;
-    let job_id = body["jobReference"]["jobId"].as_str().map_or_else(
-        || format!("job_{}", s.jobs.lock().unwrap().len()),
-        str::to_owned,
-    );
-    s.jobs.lock().unwrap().insert(
-        job_id.clone(),
-        Job {
-            schema: schema_json(&result.schema),
-            rows,
-            batches: result.batches,
-            read: None,
-            polled: true,
-            bytes,
-        },
-    );
+    let job = Job {
+        answer,
+        rows_override: None,
+        int64_ts: false,
+        polled: true,
+    };
+    let job_id = store_job(&s, body["jobReference"]["jobId"].as_str(), job);
     job_get(State(s), Path((project, job_id))).await
 }
 
 /// A jobs.insert dry run, answered as BigQuery does: no job is stored, and
 /// `statistics.query` has the schema, the bytes and every table the query reads.
-async fn dry_run_job(
-    s: &Inner,
-    project: &str,
-    sql: String,
-    params: Vec<(String, ParamValue)>,
-) -> Response {
-    let mut tables = referenced_tables(&sql, project);
+async fn dry_run_job(s: &Inner, project: &str, sql: &str, params: &Value) -> Response {
+    let mut tables = referenced_tables(sql, project);
     if let Some(extra) = &s.faults.extra_referenced_table {
         let parts: Vec<&str> = extra.split('.').collect();
         tables.push(json!({"projectId": parts[0], "datasetId": parts[1], "tableId": parts[2]}));
     }
-    let warehouse = s.warehouse.clone();
-    let result = tokio::task::spawn_blocking(move || warehouse.run_sql("q", &sql, &params))
-        .await
-        .unwrap();
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => return error(400, "invalidQuery", &e.message),
+    let answer = match answer_for(s, sql, params).await {
+        Ok(answer) => answer,
+        Err(response) => return response,
     };
-    let bytes = (result.rows * 8 * result.schema.fields().len() as u64).to_string();
+    let bytes = answer.bytes.to_string();
     Json(json!({
         "kind": "bigquery#job",
         "jobReference": {"projectId": project},
         "configuration": {"dryRun": true, "jobType": "QUERY", "query": {"query": ""}},
         "status": {"state": "DONE"},
         "statistics": {"creationTime": "0", "totalBytesProcessed": bytes,
-                        "query": {"totalBytesProcessed": bytes, "schema": schema_json(&result.schema),
+                        "query": {"totalBytesProcessed": bytes, "schema": answer.schema,
                                   "statementType": "SELECT", "referencedTables": tables}}
     }))
     .into_response()
@@ -454,10 +549,10 @@ async fn job_get(
     let Some(entry) = jobs.get(&job) else {
         return error(404, "notFound", "no such job");
     };
-    let rows = entry.rows.len().to_string();
-    let bytes = entry.bytes.to_string();
+    let rows = entry.total_rows().to_string();
+    let bytes = entry.answer.bytes.to_string();
     // Slot time: a stable stand-in, one slot-millisecond per row plus one.
-    let slot_ms = (entry.rows.len() + 1).to_string();
+    let slot_ms = (entry.total_rows() + 1).to_string();
     Json(json!({
         "kind": "bigquery#job",
         "id": format!("{project}:{job}"),

@@ -348,4 +348,63 @@ fn metadata_server_credentials_serve_rest_and_the_read_api() {
     );
     let csv = std::fs::read_to_string(ws.path("out/big.csv")).unwrap();
     assert_eq!(csv.lines().count(), BIG_ROWS + 1);
+
+/// Guards against the test server charging the Read API path for REST work: a job read
+/// through the Read API has no row encoded as JSON (only its COUNT precheck's one row is).
+#[test]
+fn a_job_read_through_the_read_api_encodes_no_rest_rows() {
+    let ws = Workspace::new();
+    warehouse(&ws);
+    ws.plan("big.yaml", BIG_PLAN);
+    config(&ws, "always");
+    let server = BqServer::start(&ws.path("warehouse"), Faults::default());
+    let out = run(&ws, &server, "big.yaml");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!grpc_calls(&server, "ReadRows").is_empty());
+    assert_eq!(server.rest_rows_encoded(), 1, "the COUNT's row alone");
+}
+
+/// Guards against the benchmark mode changing answers or still doing the work: with
+/// `preencoded_pages` a repeated identical run gets the same bytes, runs no query and
+/// encodes no row again, over REST and over the Read API.
+#[test]
+fn preencoded_pages_serve_a_repeated_run_from_memory() {
+    let ws = Workspace::new();
+    warehouse(&ws);
+    ws.plan("big.yaml", BIG_PLAN);
+    let server = BqServer::start(
+        &ws.path("warehouse"),
+        Faults {
+            preencoded_pages: true,
+            ..Faults::default()
+        },
+    );
+    let mut outputs = Vec::new();
+    for read_api in ["never", "never", "always", "always"] {
+        config(&ws, read_api);
+        let (queries, encoded) = (server.queries_run(), server.rest_rows_encoded());
+        let out = run(&ws, &server, "big.yaml");
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        outputs.push(std::fs::read(ws.path("out/big.csv")).unwrap());
+        if outputs.len() > 1 {
+            assert_eq!(
+                server.queries_run(),
+                queries,
+                "{read_api}: no query ran again"
+            );
+            assert_eq!(
+                server.rest_rows_encoded(),
+                encoded,
+                "{read_api}: nothing re-encoded"
+            );
+        }
+    }
+    assert!(
+        outputs.iter().all(|o| *o == outputs[0]),
+        "the same bytes every time"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&outputs[0]).lines().count(),
+        BIG_ROWS + 1
+    );
 }
