@@ -348,6 +348,7 @@ fn metadata_server_credentials_serve_rest_and_the_read_api() {
     );
     let csv = std::fs::read_to_string(ws.path("out/big.csv")).unwrap();
     assert_eq!(csv.lines().count(), BIG_ROWS + 1);
+}
 
 /// Guards against the test server charging the Read API path for REST work: a job read
 /// through the Read API has no row encoded as JSON (only its COUNT precheck's one row is).
