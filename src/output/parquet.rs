@@ -4,12 +4,13 @@
 
 use std::io::Write;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
 
 use super::{Error, Format};
 
@@ -35,12 +36,25 @@ pub(super) fn writer<W: Write + Send>(
     schema: &SchemaRef,
     out: W,
 ) -> Result<ArrowWriter<W>, ParquetError> {
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
-        .build();
-    ArrowWriter::try_new(out, schema.clone(), Some(properties))
+        // Dictionaries only for top-level text and bytes, where repeats are common. Numbers,
+        // dates and timestamps are mostly distinct: a row group of 8-byte values stays under
+        // the 1 MiB dictionary limit, so the writer hashed every value into a dictionary as
+        // big as the data, about half its time (docs/benchmarks.md, P3).
+        .set_dictionary_enabled(false);
+    for field in schema.fields() {
+        if matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary
+        ) {
+            properties = properties
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
+        }
+    }
+    ArrowWriter::try_new(out, schema.clone(), Some(properties.build()))
 }
 
 fn encode(
