@@ -56,7 +56,8 @@ pub enum Format {
     Json,
     /// The objects of `Json`, one per line.
     Ndjson,
-    /// Every Arrow type kept as is; ZSTD, Parquet 2.0 pages, row groups of 122,880 rows.
+    /// Every Arrow type kept as is; ZSTD, Parquet 2.0 pages, row groups of 122,880 rows,
+    /// dictionaries for text and bytes columns only.
     Parquet,
     /// An aligned text table for a terminal, NULL shown as `NULL`, control characters
     /// escaped, then a `(N rows)` footer (`(empty result)` under the header when empty).
