@@ -184,6 +184,11 @@ pub const ALL: &[Code] = &[
         "any other binder error DuckDB reports (lock::bind unit tests)",
     ),
     elsewhere(
+        "bind_timeout",
+        Severity::Error,
+        "a lock file and a final step whose constants outlast limits.timeout_seconds (tests/it/lock.rs)",
+    ),
+    elsewhere(
         "stale_lock",
         Severity::Error,
         "a lock file whose SQL hash no longer matches (tests/it/lock.rs)",

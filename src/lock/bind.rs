@@ -191,7 +191,14 @@ fn bind(
             columns: locked.columns.iter().map(|c| c.name.clone()).collect(),
         });
     }
-    let err = engine.bind(checked.final_step()).err()?;
+    let (engine, bound) = match bind_within_limit(engine, checked) {
+        Ok(done) => done,
+        Err(diagnostic) => {
+            let at = doc.key_position("/sql");
+            return Some(diagnostic.at(at.line, at.column));
+        }
+    };
+    let err = bound.err()?;
     let tables = engine
         .catalog()
         .map(|c| Snapshot::from(&c).tables)
@@ -203,6 +210,42 @@ fn bind(
         aliases,
         &tables,
     ))
+}
+
+/// The bind within the plan's `limits.timeout_seconds`. DuckDB works out constant
+/// expressions while it prepares, and cannot be interrupted inside one, so the bind runs
+/// on a thread of its own; one that outlasts the limit is left to the process's exit.
+fn bind_within_limit(
+    engine: SealedEngine,
+    checked: &CheckedPlan,
+) -> Result<(SealedEngine, Result<(), RunError>), Box<Diagnostic>> {
+    let limit = checked.limits().timeout_seconds;
+    let step = checked.final_step().clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let bound = engine.bind(&step);
+        // Nobody listens to an abandoned bind.
+        let _ = tx.send((engine, bound));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(limit)) {
+        Ok(done) => Ok(done),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Box::new(
+            Diagnostic::error(
+                "bind_timeout",
+                format!("binding the final step took longer than the plan's limits.timeout_seconds ({limit} s)"),
+            )
+            .pointer("/sql")
+            .hint("a constant expression of the final sql is too costly to work out (DuckDB computes constants while it prepares): make it cheaper, or raise limits.timeout_seconds"),
+        )),
+        // The thread ended without a word: it panicked; carry the panic on here.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => Err(Box::new(Diagnostic::error(
+                "bind_error",
+                "the bind of the final step ended without a result",
+            ))),
+        },
+    }
 }
 
 fn diagnose(

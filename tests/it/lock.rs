@@ -257,6 +257,37 @@ fn a_snapshot_stands_in_for_the_analytics_database() {
     }
 }
 
+/// Guards `da plan check` against a final step whose constants take minutes to work out
+/// (DuckDB computes them while it prepares, and cannot be interrupted inside one): the
+/// offline bind gives up at the plan's `limits.timeout_seconds` with `bind_timeout` at the
+/// `sql` key, instead of hanging the check (or a CI job, or an agent).
+#[test]
+fn a_costly_constant_in_the_final_step_times_out_the_offline_bind() {
+    let ws = Workspace::new();
+    let dir = ws.dir.path();
+    ws.plan("plan.yaml", PLAN);
+    let out = da_in(
+        dir,
+        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let costly = PLAN.replace(
+        "SELECT o.date, t.views",
+        "SELECT o.date, t.views, levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d",
+    ) + "limits: {timeout_seconds: 1}\n";
+    ws.plan("plan.yaml", &costly);
+    let started = std::time::Instant::now();
+    let out = check(dir, &["plan.yaml", "--db", "analytics.duckdb"]);
+    // Not a speed target: the constant alone takes minutes to compute.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let diags = diagnostics(&out);
+    let d = diags.iter().find(|d| d["severity"] == "error").unwrap();
+    assert_eq!(d["code"], "bind_timeout", "{d}");
+    assert_eq!(d["pointer"], "/sql", "{d}");
+    assert!(d["line"].as_u64().unwrap() > 1, "{d}");
+}
+
 /// Problems with the lock or the catalog are diagnostics, not silence: a lock that does
 /// not parse, and a configured database that is not there.
 #[test]
