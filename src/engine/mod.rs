@@ -17,6 +17,7 @@ mod catalog;
 pub mod snapshot;
 mod tables;
 mod types;
+mod working;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::validate::FinalStep;
 
 pub use attach::RemoteAttachPolicy;
 pub use catalog::{Catalog, Column, Database, Relation, RelationKind};
+pub use working::Working;
 
 /// How to open the analytics database.
 #[derive(Debug, Clone)]

@@ -221,31 +221,26 @@ fn bind_within_limit(
 ) -> Result<(SealedEngine, Result<(), RunError>), Box<Diagnostic>> {
     let limit = checked.limits().timeout_seconds;
     let step = checked.final_step().clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let bound = engine.bind(&step);
-        // Nobody listens to an abandoned bind.
-        let _ = tx.send((engine, bound));
-    });
-    match rx.recv_timeout(std::time::Duration::from_secs(limit)) {
-        Ok(done) => Ok(done),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Box::new(
+    let working = engine
+        .work_on_own_thread("da-bind", move |engine| engine.bind(&step))
+        .map_err(|e| {
+            Box::new(Diagnostic::error(
+                "bind_error",
+                format!("cannot start a thread for the bind: {e}"),
+            ))
+        })?;
+    let started = std::time::Instant::now();
+    let limit_elapsed = || started.elapsed() >= std::time::Duration::from_secs(limit);
+    working.wait(limit_elapsed).ok_or_else(|| {
+        Box::new(
             Diagnostic::error(
                 "bind_timeout",
                 format!("binding the final step took longer than the plan's limits.timeout_seconds ({limit} s)"),
             )
             .pointer("/sql")
             .hint("a constant expression of the final sql is too costly to work out (DuckDB computes constants while it prepares): make it cheaper, or raise limits.timeout_seconds"),
-        )),
-        // The thread ended without a word: it panicked; carry the panic on here.
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => Err(Box::new(Diagnostic::error(
-                "bind_error",
-                "the bind of the final step ended without a result",
-            ))),
-        },
-    }
+        )
+    })
 }
 
 fn diagnose(

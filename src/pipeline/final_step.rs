@@ -3,7 +3,7 @@
 //! `max_result_rows` rows are kept for display.
 //!
 //! The engine's work on the plan's SQL (the bind before anything is billed, and the final
-//! query) runs on a thread of its own (`on_engine_thread`). DuckDB looks for an interrupt
+//! query) runs on a thread of its own (`on_engine_thread`, on `engine::Working`). DuckDB looks for an interrupt
 //! only between chunks, and evaluates constant expressions while it prepares a statement,
 //! so one long expression (a huge `repeat()`, a `levenshtein` of two long strings) keeps
 //! going past the deadline however early the watchdog interrupts it. With `stuck_grace`
@@ -12,7 +12,6 @@
 //! temporary files, never replace the previous ones.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
@@ -113,73 +112,38 @@ pub(super) fn on_engine_thread<T: Send + 'static>(
     phase: &'static str,
     work: impl FnOnce(&SealedEngine) -> T + Send + 'static,
 ) -> Result<(SealedEngine, T), RunError> {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("da-engine".to_owned())
-        .spawn(move || {
-            let answer = work(&engine);
-            // Nobody listens to an abandoned thread: its answer goes nowhere.
-            let _ = tx.send((engine, answer));
-        })
-        .map_err(|e| {
-            RunError::new(
-                ErrorType::QueryError,
-                format!("cannot start a thread for {phase}: {e}"),
-            )
-        })?;
-    match wait(&rx, &opts.deadline, opts.stuck_grace, phase) {
-        Waited::Done(answer) => Ok(answer),
-        Waited::Abandoned(err) => Err(err),
-        // The thread ended without a word: it panicked; carry the panic on here.
-        Waited::Gone => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => Err(RunError::new(
-                ErrorType::QueryError,
-                format!("{phase} ended without a result"),
-            )),
-        },
-    }
-}
-
-enum Waited<T> {
-    Done(T),
-    Abandoned(RunError),
-    Gone,
-}
-
-/// The thread's answer, or, once the run is past its deadline (or cancelled) by more than
-/// `grace`, the error that ends the run without it.
-fn wait<T>(
-    rx: &mpsc::Receiver<T>,
-    deadline: &Deadline,
-    grace: Option<Duration>,
-    phase: &str,
-) -> Waited<T> {
+    let working = engine.work_on_own_thread("da-engine", work).map_err(|e| {
+        RunError::new(
+            ErrorType::QueryError,
+            format!("cannot start a thread for {phase}: {e}"),
+        )
+    })?;
+    let deadline = &opts.deadline;
     let mut stopped_at: Option<Instant> = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(value) => return Waited::Done(value),
-            Err(RecvTimeoutError::Disconnected) => return Waited::Gone,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        let Some(grace) = grace else { continue };
-        if !deadline.is_past() && !deadline.is_cancelled() {
-            continue;
-        }
-        let since = *stopped_at.get_or_insert_with(Instant::now);
-        if since.elapsed() < grace {
-            continue;
-        }
-        let err = if deadline.is_cancelled() {
-            RunError::interrupted(phase)
-        } else {
-            deadline.timeout(phase)
+    let give_up = || {
+        let Some(grace) = opts.stuck_grace else {
+            return false;
         };
-        return Waited::Abandoned(
-            err.detail("abandoned_after_ms", u64::try_from(grace.as_millis()).unwrap_or(u64::MAX))
-                .hint("one expression of the final sql ran on after DuckDB was told to stop (DuckDB stops between chunks, and works out constant expressions before it starts): make it cheaper (shorter strings and lists), or raise the time limit"),
-        );
-    }
+        if !deadline.is_past() && !deadline.is_cancelled() {
+            return false;
+        }
+        stopped_at.get_or_insert_with(Instant::now).elapsed() >= grace
+    };
+    working
+        .wait(give_up)
+        .ok_or_else(|| abandoned(deadline, opts.stuck_grace, phase))
+}
+
+/// Why the run stopped waiting for the engine: out of time, or cancelled.
+fn abandoned(deadline: &Deadline, grace: Option<Duration>, phase: &str) -> RunError {
+    let err = if deadline.is_cancelled() {
+        RunError::interrupted(phase)
+    } else {
+        deadline.timeout(phase)
+    };
+    let grace_ms = grace.map_or(0, |g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+    err.detail("abandoned_after_ms", grace_ms)
+        .hint("one expression of the final sql ran on after DuckDB was told to stop (DuckDB stops between chunks, and works out constant expressions before it starts): make it cheaper (shorter strings and lists), or raise the time limit")
 }
 
 struct ResultSink<'a> {

@@ -32,6 +32,15 @@ fn diagnostics(out: &std::process::Output) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// `da plan lock plan.yaml` on the local backend, which must succeed.
+fn lock_plan(dir: &Path) {
+    let out = da_in(
+        dir,
+        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
 fn check(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["plan", "check", "--format", "json"];
     all.extend_from_slice(args);
@@ -132,11 +141,7 @@ fn editing_an_alias_makes_the_lock_stale() {
     let ws = Workspace::new();
     let dir = ws.dir.path();
     ws.plan("plan.yaml", PLAN);
-    let out = da_in(
-        dir,
-        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    lock_plan(dir);
     let lock = std::fs::read_to_string(ws.path("plan.yaml.lock")).unwrap();
     let locked: Value = serde_json::from_str(&lock).unwrap();
     assert_eq!(
@@ -210,11 +215,7 @@ fn a_snapshot_stands_in_for_the_analytics_database() {
     assert_eq!(code(&snap), 0, "{}", stderr(&snap));
     std::fs::write(ws.path("analytics.schema.json"), &snap.stdout).unwrap();
     ws.plan("plan.yaml", PLAN);
-    let out = da_in(
-        dir,
-        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    lock_plan(dir);
     let cases = [
         (
             "FROM orders o",
@@ -266,11 +267,7 @@ fn a_costly_constant_in_the_final_step_times_out_the_offline_bind() {
     let ws = Workspace::new();
     let dir = ws.dir.path();
     ws.plan("plan.yaml", PLAN);
-    let out = da_in(
-        dir,
-        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    lock_plan(dir);
     let costly = PLAN.replace(
         "SELECT o.date, t.views",
         "SELECT o.date, t.views, levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d",
@@ -305,11 +302,7 @@ fn an_unreadable_lock_or_a_missing_database_is_reported() {
     );
     assert_eq!(code(&out), 1);
 
-    let out = da_in(
-        dir,
-        &["plan", "lock", "plan.yaml", "--config", "instance.yaml"],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    lock_plan(dir);
     let out = check(dir, &["plan.yaml", "--db", "gone.duckdb"]);
     assert_eq!(
         diagnostics(&out)[0]["code"],
