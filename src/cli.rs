@@ -53,6 +53,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Run one request of `da serve` or `da mcp`, given as a JSON line on stdin (started
+    /// by them, never by hand).
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

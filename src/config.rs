@@ -40,6 +40,8 @@ pub struct InstanceConfig {
     pub server: ServerConfig,
     #[serde(default)]
     pub mcp: McpConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
     /// A plan-wide cap on what a run may bill, checked on the dry runs' sum before any
     /// billed job starts (`cost_limit`). Needs dry runs (`bigquery.dry_run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,6 +357,25 @@ pub struct McpConfig {
     /// it, plans that have outputs are refused (results are still returned to the agent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dir: Option<PathBuf>,
+}
+
+/// The child process that runs each `da serve` query or plan and each `da mcp` `plan_run`,
+/// so that a runaway final step is stopped and capped without taking the server with it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Memory one worker may allocate, in MiB (its data segment, `RLIMIT_DATA`); a run
+    /// past it fails with `memory_limit` and the server carries on. It bounds what DuckDB's
+    /// `memory_limit` does not (one huge string, list or expression). Keep it well above
+    /// `analytics.memory_limit`, within which DuckDB spills or fails cleanly. Default: 4096.
+    #[schemars(range(min = 256))]
+    pub memory_mb: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self { memory_mb: 4096 }
+    }
 }
 
 #[cfg(test)]

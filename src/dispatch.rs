@@ -1,7 +1,7 @@
 //! The edge between the command line and the library: flags → settings → one command,
 //! and the one place operational errors are written for people (or as JSON).
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufReader, IsTerminal, Write, stdin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,22 +53,7 @@ fn report_error_json(e: &Error, err: &mut dyn Write) {
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
     match cli.command {
-        Command::Schema { which, db, config } => {
-            let kind = match which {
-                SchemaKind::Plan => schema::Kind::Plan,
-                SchemaKind::Config => schema::Kind::Config,
-                SchemaKind::Lock => schema::Kind::Lock,
-                SchemaKind::Snapshot => {
-                    let settings = Settings::from_process_env(&overrides(&config, db))?;
-                    return commands::schema::snapshot(&settings, out);
-                }
-            };
-            commands::schema::run(kind, out).map_err(|source| Error::Io {
-                context: "cannot write the schema".to_owned(),
-                source,
-            })?;
-            Ok(error::exit::OK)
-        }
+        Command::Schema { which, db, config } => print_schema(which, db, &config, out),
         Command::Plan(PlanCommand::Check(args)) => plan_check(args, use_color(cli.color), out),
         Command::Plan(PlanCommand::Lock(args)) => {
             let settings = Settings::from_process_env(&overrides(&args.config, None))?;
@@ -122,8 +107,9 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
         }
         Command::Mcp(args) => {
             let settings = Settings::from_process_env(&overrides(&args.config, args.db))?;
-            commands::mcp::run(settings, out, err)
+            commands::mcp::run(settings, workers()?, out, err)
         }
+        Command::Worker => crate::worker::serve_one(Box::new(BufReader::new(stdin())), out),
         Command::Completions { shell } => {
             commands::completions::run(shell, out).map_err(|source| Error::Io {
                 context: "cannot write the completion script".to_owned(),
@@ -132,6 +118,28 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             Ok(error::exit::OK)
         }
     }
+}
+
+fn print_schema(
+    which: SchemaKind,
+    db: Option<std::path::PathBuf>,
+    config: &cli::ConfigArgs,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let kind = match which {
+        SchemaKind::Plan => schema::Kind::Plan,
+        SchemaKind::Config => schema::Kind::Config,
+        SchemaKind::Lock => schema::Kind::Lock,
+        SchemaKind::Snapshot => {
+            let settings = Settings::from_process_env(&overrides(config, db))?;
+            return commands::schema::snapshot(&settings, out);
+        }
+    };
+    commands::schema::run(kind, out).map_err(|source| Error::Io {
+        context: "cannot write the schema".to_owned(),
+        source,
+    })?;
+    Ok(error::exit::OK)
 }
 
 fn plan_check(args: cli::CheckArgs, color: bool, out: &mut dyn Write) -> Result<u8, Error> {
@@ -169,8 +177,17 @@ fn serve(args: &cli::ServeArgs, err: &mut dyn Write) -> Result<u8, Error> {
             context: "cannot start the server runtime".to_owned(),
             source,
         })?;
-    rt.block_on(server::serve(settings, &args.listen))?;
+    rt.block_on(server::serve(settings, workers()?, &args.listen))?;
     Ok(error::exit::OK)
+}
+
+/// Workers run as this very executable (`da worker`).
+fn workers() -> Result<crate::worker::Workers, Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        context: "cannot find the da executable to start workers from".to_owned(),
+        source,
+    })?;
+    Ok(crate::worker::Workers::new(exe))
 }
 
 fn query(args: cli::QueryArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {

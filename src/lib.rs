@@ -38,5 +38,6 @@ pub mod settings;
 pub mod source;
 pub mod validate;
 pub mod version;
+pub mod worker;
 
 pub use dispatch::run;

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::{self, Backend, InstanceConfig, Limits};
 use crate::diagnostic::FileReport;
 use crate::document::Syntax;
@@ -46,14 +48,15 @@ pub struct Overrides {
 }
 
 /// How a run uses the alias result cache, from the flags.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheUse {
     pub force: Option<bool>,
     pub refresh: bool,
 }
 
-/// Checked settings for one invocation.
-#[derive(Debug, Clone)]
+/// Checked settings for one invocation. They travel whole to worker processes (serde), so a
+/// worker runs with exactly its server's settings and reads no environment of its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub config: InstanceConfig,
     /// The file the configuration came from, if any.

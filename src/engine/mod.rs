@@ -137,8 +137,14 @@ pub struct QueryResult {
 }
 
 fn query_error(context: &str, err: &duckdb::Error) -> RunError {
-    RunError::new(ErrorType::QueryError, format!("{context}: {err}"))
-        .detail("original_error", err.to_string())
+    let text = err.to_string();
+    // DuckDB past `memory_limit` (or a worker past its cap) is a limit, not a bad query.
+    if text.contains("Out of Memory") || text.contains("bad_alloc") {
+        return RunError::new(ErrorType::MemoryLimit, format!("{context}: {text}"))
+            .detail("original_error", text)
+            .hint("the final step needed more memory than analytics.memory_limit (in da serve and da mcp, worker.memory_mb) allows: aggregate or filter earlier, make strings and lists smaller, or raise the limit");
+    }
+    RunError::new(ErrorType::QueryError, format!("{context}: {err}")).detail("original_error", text)
 }
 
 impl Engine {

@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, exit};
 use crate::settings::Settings;
+use crate::worker::Workers;
 
 pub use server::DaServer;
+pub use tools::run as run_plan;
 pub use types::{
     CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
     RunInput, RunOutput, ToolError,
@@ -41,12 +43,17 @@ impl Log {
 }
 
 /// Serve MCP on the process's stdin until the client closes it.
-pub fn serve(settings: Settings, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Error> {
+pub fn serve(
+    settings: Settings,
+    workers: Workers,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
-    let code = rt.block_on(serve_on(settings, tokio::io::stdin(), out, err));
+    let code = rt.block_on(serve_on(settings, workers, tokio::io::stdin(), out, err));
     // A read of stdin may still be parked on its blocking thread; do not wait for it.
     rt.shutdown_background();
     code
@@ -55,6 +62,7 @@ pub fn serve(settings: Settings, out: &mut dyn Write, err: &mut dyn Write) -> Re
 /// Serve MCP on `input`, writing protocol messages to `out` and log lines to `err`.
 pub async fn serve_on<R>(
     settings: Settings,
+    workers: Workers,
     input: R,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -63,7 +71,7 @@ where
     R: AsyncRead + Send + Unpin + 'static,
 {
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
-    let server = DaServer::new(settings, Log(log_tx));
+    let server = DaServer::new(settings, workers, Log(log_tx));
     let (to_client, mut from_server) = tokio::io::duplex(64 * 1024);
     let session = tokio::spawn(async move {
         use rmcp::ServiceExt;

@@ -3,10 +3,11 @@
 //! tool result with `isError: true` and a typed `ToolError` as its structured content.
 //!
 //! Blocking work (validation, DuckDB, BigQuery) runs on tokio's blocking pool so the
-//! protocol keeps answering while a plan runs.
+//! protocol keeps answering while a plan runs; `plan_run` runs in a worker process
+//! (`worker`), so a runaway plan is stopped and capped without ending the session.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -20,7 +21,9 @@ use super::types::{
     CatalogInput, CatalogOutput, CheckOutput, EstimateOutput, PlanInput, PlanSchemaOutput,
     RunInput, RunOutput, ToolError, internal,
 };
+use crate::runner;
 use crate::settings::Settings;
+use crate::worker::{Failure, Job, Workers};
 
 /// The MCP server: settings fixed at start, tools routed by rmcp.
 #[derive(Clone)]
@@ -29,16 +32,18 @@ pub struct DaServer {
     log: Log,
     /// One plan run at a time: runs hold memory and may cost money.
     runs: Arc<Semaphore>,
+    workers: Workers,
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl DaServer {
-    pub fn new(settings: Settings, log: Log) -> Self {
+    pub fn new(settings: Settings, workers: Workers, log: Log) -> Self {
         Self {
             settings: Arc::new(settings),
             log,
             runs: Arc::new(Semaphore::new(1)),
+            workers,
             tool_router: Self::tool_router(),
         }
     }
@@ -53,13 +58,17 @@ impl DaServer {
         let result = tokio::task::spawn_blocking(move || work(&settings))
             .await
             .unwrap_or_else(|join| Err(internal(join)));
-        match &result {
+        self.log_end(tool, &result);
+        result.map(Json).map_err(Json)
+    }
+
+    fn log_end<T>(&self, tool: &str, result: &Result<T, ToolError>) {
+        match result {
             Ok(_) => self.log.line(format!("{tool}: ok")),
             Err(e) => self
                 .log
                 .line(format!("{tool}: {}: {}", e.error_type, e.message)),
         }
-        result.map(Json).map_err(Json)
     }
 
     #[tool(
@@ -102,19 +111,30 @@ impl DaServer {
         let Ok(_permit) = self.runs.clone().acquire_owned().await else {
             return Err(Json(internal("the run queue is closed")));
         };
-        // A `notifications/cancelled` from the client stops the run as Ctrl-C would.
-        let cancel = Arc::new(AtomicBool::new(false));
-        let flag = cancel.clone();
+        // A `notifications/cancelled` from the client stops the worker as Ctrl-C would a
+        // run; so does the instance's time limit, which no plan can raise, should the
+        // worker not end by itself.
         let ct = context.ct.clone();
-        let watcher = tokio::spawn(async move {
-            ct.cancelled().await;
-            flag.store(true, Ordering::Relaxed);
-        });
-        let result = self
-            .blocking("plan_run", move |s| tools::run(s, &input, cancel))
+        let limit = Duration::from_secs(self.settings.config.remote_query.timeout_seconds)
+            + runner::STUCK_GRACE
+            + START_ALLOWANCE;
+        let stop = async {
+            tokio::select! {
+                () = ct.cancelled() => {}
+                () = tokio::time::sleep(limit) => {}
+            }
+        };
+        let job = Job::McpRun { input };
+        let answer = self
+            .workers
+            .run::<Result<RunOutput, ToolError>>(&self.settings, job, stop)
             .await;
-        watcher.abort();
-        result
+        let result = match answer {
+            Ok(answer) => answer,
+            Err(failure) => Err(failed(&failure, context.ct.is_cancelled())),
+        };
+        self.log_end("plan_run", &result);
+        result.map(Json).map_err(Json)
     }
 
     #[tool(
@@ -136,6 +156,23 @@ impl DaServer {
     async fn plan_schema(&self) -> Result<Json<PlanSchemaOutput>, Json<ToolError>> {
         self.blocking("plan_schema", |_| Ok(tools::plan_schema()))
             .await
+    }
+}
+
+/// What a worker needs beyond the run's own time limit: starting, checking the plan.
+const START_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// A worker that gave no answer, as the agent sees it.
+fn failed(failure: &Failure, cancelled: bool) -> ToolError {
+    match failure {
+        Failure::OutOfMemory { .. } => ToolError::new("memory_limit", failure.to_string())
+            .hint("make the strings and lists the plan's sql builds smaller, or raise worker.memory_mb in the instance configuration"),
+        Failure::Stopped if cancelled => ToolError::new("interrupted", "the run was cancelled"),
+        Failure::Stopped => ToolError::new(
+            "timeout",
+            "the run did not end within the instance's time limit and was stopped",
+        ),
+        Failure::Start { .. } | Failure::Crashed { .. } => internal(failure),
     }
 }
 

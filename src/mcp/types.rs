@@ -12,7 +12,7 @@ use crate::diagnostic::FileReport;
 use crate::error::{Error, RunError};
 
 /// The syntax of plan text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanSyntax {
     #[default]
@@ -40,7 +40,7 @@ pub struct PlanInput {
 }
 
 /// A plan to run, and how many result rows to send back.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
     /// The plan text (YAML or TOML, see `syntax`). Give either this or `path`.
@@ -91,7 +91,7 @@ pub struct EstimateOutput {
 }
 
 /// The result of a run.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunOutput {
     /// `local` or `bigquery`: where alias data came from.
     pub backend: String,
@@ -112,14 +112,14 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ColumnOut {
     pub name: String,
     /// The Arrow type of the column (`Int64`, `Utf8`, `Date32`, `Decimal128(12, 2)`).
     pub data_type: String,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct OutputFile {
     pub path: String,
     pub format: String,
@@ -155,7 +155,7 @@ pub struct PlanSchemaOutput {
 }
 
 /// A failed tool call, typed like `da plan run`'s errors.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolError {
     /// `plan_invalid`, `row_limit`, `memory_limit`, `cost_limit`, `bq_error`, `query_error`, `timeout`,
     /// `interrupted`, `io_error`, `usage`, `run_disabled`, `output_not_allowed`, ...

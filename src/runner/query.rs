@@ -13,8 +13,8 @@ use crate::plan;
 use crate::settings::Settings;
 use crate::validate::{CheckedPlan, validate};
 
-/// The query as a plan document (JSON, which the YAML reader also reads).
-#[derive(Debug, Clone, PartialEq)]
+/// A one-shot query (also the job a `da serve` worker runs for it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuerySpec {
     pub sql: String,
     pub register_bq: BTreeMap<String, String>,

@@ -34,6 +34,15 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
     }
 
+    /// `{"error_type", "message", "details"}`, and `warnings` when there are any.
+    pub fn body(&self) -> Value {
+        let mut body = json!({"error_type": self.error_type, "message": self.message, "details": self.details});
+        if !self.warnings.is_empty() {
+            body["warnings"] = json!(self.warnings);
+        }
+        body
+    }
+
     /// 429: every slot for queries is taken.
     pub fn busy() -> Self {
         let mut e = Self::new(
@@ -103,11 +112,7 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error_type": self.error_type, "message": self.message, "details": self.details});
-        if !self.warnings.is_empty() {
-            body["warnings"] = json!(self.warnings);
-        }
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -1,18 +1,19 @@
 //! `da serve`: the HTTP face of the same engine. Handlers are thin: authenticate, parse
-//! JSON, hand the blocking work (DuckDB, BigQuery) to the blocking pool, render JSON.
+//! JSON, hand queries and plan runs to a worker process (`run.rs`), checks to the blocking
+//! pool, render JSON.
 //!
 //! The server keeps no state between requests (each run opens its own read-only analytics
-//! connection and closes it when the run ends), so replicas can sit behind a load balancer.
+//! connection in its worker), so replicas can sit behind a load balancer.
 
 mod auth;
 mod errors;
 mod redact;
+mod run;
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -29,27 +30,32 @@ use tokio::sync::Semaphore;
 
 use crate::config::Role;
 use crate::error::Error;
-use crate::output::{self, Format};
-use crate::pipeline::RunOutcome;
 use crate::plan;
-use crate::runner::query::{self, QuerySpec};
-use crate::runner::{self, RunSpec};
+use crate::runner::query::QuerySpec;
 use crate::settings::Settings;
+use crate::worker::{Job, Workers};
 pub use errors::ApiError;
+pub use run::{run_hybrid, run_plan};
 
 /// Shared, read-only state of a server.
 pub struct AppState {
     pub settings: Settings,
     /// Bounds concurrent queries and plan runs (they hold memory and cost money).
     heavy: Arc<Semaphore>,
+    /// Where queries and plan runs run.
+    workers: Workers,
 }
 
 /// The router, ready to serve or to be called in process by tests.
-pub fn router(settings: Settings) -> Router {
+pub fn router(settings: Settings, workers: Workers) -> Router {
     let server = &settings.config.server;
     let limit = usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX);
     let heavy = Arc::new(Semaphore::new(server.max_concurrent_queries as usize));
-    let state = Arc::new(AppState { settings, heavy });
+    let state = Arc::new(AppState {
+        settings,
+        heavy,
+        workers,
+    });
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
@@ -61,14 +67,14 @@ pub fn router(settings: Settings) -> Router {
 }
 
 /// Serve until Ctrl-C.
-pub async fn serve(settings: Settings, listen: &str) -> Result<(), Error> {
+pub async fn serve(settings: Settings, workers: Workers, listen: &str) -> Result<(), Error> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Io {
             context: format!("cannot listen on {listen}"),
             source,
         })?;
-    serve_on(listener, settings, async {
+    serve_on(listener, settings, workers, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
@@ -84,10 +90,11 @@ pub async fn serve(settings: Settings, listen: &str) -> Result<(), Error> {
 pub async fn serve_on(
     listener: TcpListener,
     settings: Settings,
+    workers: Workers,
     shutdown: impl Future<Output = ()>,
 ) {
     let read_timeout = Duration::from_secs(settings.config.server.read_timeout_seconds);
-    let app = router(settings);
+    let app = router(settings, workers);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
@@ -212,12 +219,7 @@ async fn hybrid(State(state): State<Arc<AppState>>, request: Request) -> Respons
             register_bq: req.register_bq,
             params: req.params,
         };
-        let outcome = heavy(&state, move |settings, cancel| {
-            let checked = query::check(&spec, None, &[], settings)?;
-            Ok(runner::run_checked(&checked, settings, &no_files(cancel))?)
-        })
-        .await?;
-        result_json(&outcome)
+        run::in_worker(&state, Job::Hybrid { spec }).await
     };
     respond(result.await)
 }
@@ -249,7 +251,7 @@ async fn plan_check(State(state): State<Arc<AppState>>, request: Request) -> Res
         };
         // Rendering templates is CPU work bounded by fuel: run it on the blocking pool,
         // behind the concurrency limit and the request timeout like any query.
-        let diagnostics = heavy(&state, move |settings, _cancel| {
+        let diagnostics = checking(&state, move |settings| {
             let ctx = settings.context(&[], false);
             let mut diagnostics = match plan::parse(Path::new(name), &text) {
                 Ok(loaded) => crate::validate::diagnostics(&loaded, &ctx),
@@ -257,7 +259,7 @@ async fn plan_check(State(state): State<Arc<AppState>>, request: Request) -> Res
             };
             // Any valid token may check plans: show no server paths.
             redact::redact_diagnostics(&mut diagnostics, &redact::server_paths(settings));
-            Ok(diagnostics)
+            diagnostics
         })
         .await?;
         let ok = !diagnostics
@@ -297,122 +299,48 @@ async fn plan_run(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 )
             })
             .collect();
-        let outcome = heavy(&state, move |settings, cancel| {
-            let checked = runner::check_text(name, &req.plan, &params, settings)?;
-            // Plans sent over HTTP never write files on the server.
-            Ok(runner::run_checked(&checked, settings, &no_files(cancel))?)
-        })
-        .await?;
-        result_json(&outcome)
+        let job = Job::PlanRun {
+            name: name.to_owned(),
+            plan: req.plan,
+            params,
+        };
+        run::in_worker(&state, job).await
     };
     respond(result.await)
-}
-
-/// A run that writes no files and draws no progress: the server's only kind.
-fn no_files(cancel: Arc<AtomicBool>) -> RunSpec<'static> {
-    RunSpec {
-        output_dir: None,
-        write_outputs: false,
-        progress: false,
-        cancel,
-        // The client already has its 504; the slot stays taken until the work ends.
-        stuck_grace: None,
-    }
 }
 
 fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Run blocking work on the blocking pool, bounded by the semaphore and the request timeout.
-async fn heavy<T, F>(state: &Arc<AppState>, work: F) -> Result<T, ApiError>
+/// Run a check on the blocking pool, behind the concurrency limit and the request timeout.
+/// Checks only parse and render (templates run on fuel), so they run in process; queries
+/// and plan runs go to workers (`run.rs`).
+async fn checking<T, F>(state: &Arc<AppState>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Settings, Arc<AtomicBool>) -> Result<T, Error> + Send + 'static,
+    F: FnOnce(&Settings) -> T + Send + 'static,
 {
     let Ok(permit) = state.heavy.clone().try_acquire_owned() else {
         return Err(ApiError::busy());
     };
-    let cancel = Arc::new(AtomicBool::new(false));
     let settings = state.settings.clone();
-    let flag = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        work(&settings, flag)
+        work(&settings)
     });
-    // A client that hangs up drops this future: the guard then cancels the run, and with
-    // it every BigQuery job the run started (jobs.cancel), instead of billing on for nobody.
-    let mut guard = CancelOnDrop(Some(cancel.clone()));
     let limit = Duration::from_secs(state.settings.config.server.request_timeout_seconds);
-    let finished = tokio::time::timeout(limit, task).await;
-    if finished.is_ok() {
-        guard.0 = None;
-    }
-    match finished {
-        Ok(Ok(result)) => result.map_err(ApiError::from),
-        Ok(Err(join)) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            format!("the run failed unexpectedly: {join}"),
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(join)) => Err(ApiError::internal(&format!(
+            "the check failed unexpectedly: {join}"
+        ))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "the request ran past server.request_timeout_seconds",
         )),
-        Err(_) => {
-            // Stop the run's DuckDB query; the permit is released when it returns.
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "the request ran past server.request_timeout_seconds",
-            ))
-        }
     }
-}
-
-/// Sets the run's cancel flag when dropped, unless disarmed (the run finished).
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(flag) = &self.0 {
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
-
-/// `{columns, rows, row_count, truncated, bq_stats}` for a finished run.
-fn result_json(outcome: &RunOutcome) -> Result<Response, ApiError> {
-    let r = &outcome.result;
-    let columns: Vec<String> = r.schema.fields().iter().map(|f| f.name().clone()).collect();
-    let mut buf = Vec::new();
-    output::write(Format::Json, &r.schema, &r.batches, &mut buf)
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
-    let objects: Vec<Map<String, Value>> =
-        serde_json::from_slice(&buf).map_err(|e| ApiError::internal(&e.to_string()))?;
-    let rows: Vec<Vec<Value>> = objects
-        .into_iter()
-        .map(|mut o| {
-            columns
-                .iter()
-                .map(|c| o.remove(c).unwrap_or(Value::Null))
-                .collect()
-        })
-        .collect();
-    let bq_stats: Map<String, Value> = outcome
-        .aliases
-        .iter()
-        .map(|a| {
-            (a.alias.clone(), json!({"rows": a.rows, "columns": a.columns, "memory_mb": a.memory_mb, "bytes_processed": a.bytes_processed, "precheck_bytes_billed": a.precheck_bytes_billed, "jobs": a.jobs, "cached": a.cached}))
-        })
-        .collect();
-    Ok(Json(json!({
-        "columns": columns,
-        "rows": rows,
-        "row_count": r.rows,
-        "truncated": r.truncated,
-        "backend": outcome.backend,
-        "bq_stats": bq_stats,
-        "warnings": outcome.warnings,
-    }))
-    .into_response())
 }
 
 /// The OpenAPI 3.1 description of these endpoints.

@@ -210,7 +210,7 @@ fn bq_app(ws: &Workspace, server: &BqServer, extra: &str) -> axum::Router {
     let host = server.host();
     let env = move |name: &str| (name == "BIGQUERY_EMULATOR_HOST").then(|| host.clone());
     let settings = da::settings::Settings::resolve(&overrides, &env).unwrap();
-    da::server::router(settings)
+    da::server::router(settings, crate::common::workers())
 }
 
 /// A hybrid request whose alias job BigQuery holds for 30 s.

@@ -36,6 +36,11 @@ pub fn da_cmd(dir: &Path) -> Command {
     cmd
 }
 
+/// Workers for servers started in process: the `da` binary of this build.
+pub fn workers() -> da::worker::Workers {
+    da::worker::Workers::new(env!("CARGO_BIN_EXE_da"))
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

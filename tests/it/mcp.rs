@@ -364,6 +364,29 @@ fn plan_run_returns_rows_writes_outputs_only_under_the_output_folder_and_types_e
     );
 }
 
+/// Guards against one plan taking the agent's session down with one huge value: DuckDB's
+/// `memory_limit` does not count it, the worker's cap stops it with `memory_limit`, and
+/// the session goes on to run the next plan.
+#[test]
+fn a_plan_past_the_worker_memory_cap_fails_with_memory_limit_and_the_session_goes_on() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("capped.yaml"),
+        format!("{BASE_CONFIG}mcp:\n  allow_run: true\nworker: {{memory_mb: 512}}\n"),
+    )
+    .unwrap();
+    let (mut session, _) = Session::start(ws.dir.path(), "capped.yaml");
+    // 1.5 GB in one string: fine for this machine, three times the worker's cap.
+    let bomb = "version: 1\nname: bomb\nsql: SELECT length(repeat('x', 1500000000)) AS n\n";
+    let (is_error, err) = session.call("plan_run", json!({"plan": bomb}));
+    assert!(is_error, "{err}");
+    assert_eq!(err["error_type"], "memory_limit", "{err}");
+    let (is_error, run) = session.call("plan_run", json!({"plan": SMALL_PLAN}));
+    assert!(!is_error, "{run}");
+    assert_eq!(run["row_count"], 3);
+    assert_eq!(session.finish().0, 0);
+}
+
 #[test]
 fn plan_run_is_refused_unless_the_instance_allows_it_and_has_an_output_folder() {
     let ws = Workspace::new();

@@ -24,7 +24,10 @@ fn app(ws: &Workspace, extra: &str) -> axum::Router {
 }
 
 fn app_with(ws: &Workspace, extra: &str, top: &str) -> axum::Router {
-    da::server::router(server_settings(ws, DEMO_ANALYTICS, extra, top))
+    da::server::router(
+        server_settings(ws, DEMO_ANALYTICS, extra, top),
+        crate::common::workers(),
+    )
 }
 
 /// The demo's analytics database, as the `analytics:` mapping of a server config.
@@ -328,12 +331,15 @@ async fn warnings_reach_the_http_response_on_success_and_failure() {
     let bad = ws.path("extracts/not-an-identifier");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("extract.duckdb"), b"").unwrap();
-    let app = da::server::router(server_settings(
-        &ws,
-        "{database: analytics.duckdb, extracts: extracts}",
-        "",
-        "",
-    ));
+    let app = da::server::router(
+        server_settings(
+            &ws,
+            "{database: analytics.duckdb, extracts: extracts}",
+            "",
+            "",
+        ),
+        crate::common::workers(),
+    );
     let warned = |v: &Value| {
         v["warnings"].as_array().is_some_and(|w| {
             w.iter()

@@ -1,0 +1,60 @@
+//! The worker's side: one request in on stdin, one answer out on stdout.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::job::Request;
+use crate::error::{Error, exit};
+
+/// Run the one request on `input` and write its answer to `out` (`da worker`, started by
+/// `da serve` and `da mcp`; see the module doc of `worker`).
+pub fn serve_one(mut input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> Result<u8, Error> {
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(|source| Error::Io {
+        context: "cannot read the worker request from stdin".to_owned(),
+        source,
+    })?;
+    let Request { settings, job } = serde_json::from_str(&line).map_err(|e| {
+        Error::Usage(format!(
+            "`da worker` runs one request for da serve or da mcp, given as a JSON line on stdin: {e}"
+        ))
+    })?;
+    cap_memory(settings.config.worker.memory_mb)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    // The parent closes stdin to stop the run, and so does its death.
+    std::thread::Builder::new()
+        .name("da-worker-stdin".to_owned())
+        .spawn(move || {
+            let _ = std::io::copy(&mut input, &mut std::io::sink());
+            flag.store(true, Ordering::Relaxed);
+        })
+        .map_err(|source| Error::Io {
+            context: "cannot start the worker's stop watcher".to_owned(),
+            source,
+        })?;
+    let answer = job
+        .run(&settings, cancel)
+        .map_err(|e| Error::Internal(format!("cannot encode the worker's answer: {e}")))?;
+    serde_json::to_writer(&mut *out, &answer)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Io {
+            context: "cannot write the worker's answer".to_owned(),
+            source,
+        })?;
+    Ok(exit::OK)
+}
+
+/// Cap the data segment (heap and private mappings: what allocations take, not address
+/// space merely reserved) at `memory_mb`, or at the hard limit this process was given.
+fn cap_memory(memory_mb: u64) -> Result<(), Error> {
+    let cap_error = |source| Error::Io {
+        context: "cannot cap the worker's memory (RLIMIT_DATA)".to_owned(),
+        source,
+    };
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::DATA).map_err(cap_error)?;
+    let cap = memory_mb.saturating_mul(1024 * 1024).min(hard);
+    rlimit::setrlimit(rlimit::Resource::DATA, cap, cap).map_err(cap_error)
+}
