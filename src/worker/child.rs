@@ -49,6 +49,7 @@ pub fn serve_one(mut input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> Res
 
 /// Cap the data segment (heap and private mappings: what allocations take, not address
 /// space merely reserved) at `memory_mb`, or at the hard limit this process was given.
+#[cfg(unix)]
 fn cap_memory(memory_mb: u64) -> Result<(), Error> {
     let cap_error = |source| Error::Io {
         context: "cannot cap the worker's memory (RLIMIT_DATA)".to_owned(),
@@ -57,4 +58,13 @@ fn cap_memory(memory_mb: u64) -> Result<(), Error> {
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::DATA).map_err(cap_error)?;
     let cap = memory_mb.saturating_mul(1024 * 1024).min(hard);
     rlimit::setrlimit(rlimit::Resource::DATA, cap, cap).map_err(cap_error)
+}
+
+/// Without `setrlimit` there is no cap to set, and running uncapped would break the
+/// promise `worker.memory_mb` makes.
+#[cfg(not(unix))]
+fn cap_memory(_memory_mb: u64) -> Result<(), Error> {
+    Err(Error::Usage(
+        "worker.memory_mb needs setrlimit, which this system does not have: da serve and da mcp runs need a Unix system".to_owned(),
+    ))
 }

@@ -387,6 +387,53 @@ fn a_plan_past_the_worker_memory_cap_fails_with_memory_limit_and_the_session_goe
     assert_eq!(session.finish().0, 0);
 }
 
+/// CPU seconds (user + system) used so far by `pid` and by its children still running,
+/// from `/proc/*/stat`.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> f64 {
+    // The fields after the command name (which may hold spaces), from `state` on: the
+    // parent pid is the second, utime and stime the 12th and 13th, in clock ticks (100 per
+    // second on Linux).
+    let fields = |stat: &str| -> Vec<String> {
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after.split_whitespace().map(str::to_owned).collect()
+    };
+    let ticks = |f: &[String]| f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    let own = fields(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap());
+    let children: f64 = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .map(|stat| fields(&stat))
+        .filter(|f| f.len() > 12 && f[1] == pid.to_string())
+        .map(|f| ticks(&f))
+        .sum();
+    (ticks(&own) + children) / 100.0
+}
+
+/// Guards against a timed-out plan burning the session's CPU: one `levenshtein` of two
+/// long strings ignores DuckDB's interrupt for minutes, so only ending the worker process
+/// it runs in stops it. Once `plan_run` has answered `timeout`, `da mcp` (and any worker
+/// it still has) uses next to no CPU, where the abandoned work would use a whole core.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_timed_out_plan_stops_using_the_cpu() {
+    let ws = workspace_allowing_runs();
+    let (mut session, _) = Session::start(ws.dir.path(), "mcp.yaml");
+    let stuck = "version: 1\nname: stuck\nsql: SELECT levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d\nlimits: {timeout_seconds: 1}\n";
+    let (is_error, err) = session.call("plan_run", json!({"plan": stuck}));
+    assert!(is_error, "{err}");
+    assert_eq!(err["error_type"], "timeout", "{err}");
+    let pid = session.child.id();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(pid) - before;
+    assert!(
+        used < 0.5,
+        "da mcp and its workers used {used:.2} s of CPU in 2 s after the timeout"
+    );
+    assert_eq!(session.finish().0, 0);
+}
+
 #[test]
 fn plan_run_is_refused_unless_the_instance_allows_it_and_has_an_output_folder() {
     let ws = Workspace::new();
