@@ -109,7 +109,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Er
             let settings = Settings::from_process_env(&overrides(&args.config, args.db))?;
             commands::mcp::run(settings, workers()?, out, err)
         }
-        Command::Worker => crate::worker::serve_one(Box::new(BufReader::new(stdin())), out),
+        Command::Worker => worker(out),
         Command::Completions { shell } => {
             commands::completions::run(shell, out).map_err(|source| Error::Io {
                 context: "cannot write the completion script".to_owned(),
@@ -179,6 +179,24 @@ fn serve(args: &cli::ServeArgs, err: &mut dyn Write) -> Result<u8, Error> {
         })?;
     rt.block_on(server::serve(settings, workers()?, &args.listen))?;
     Ok(error::exit::OK)
+}
+
+/// What a worker may be asked, by `da serve` or by `da mcp` (each job names itself in its
+/// `job` field, so the two never read alike).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum WorkerJob {
+    Server(server::Job),
+    Mcp(crate::mcp::Job),
+}
+
+/// `da worker`: one job from stdin, its answer to stdout.
+fn worker(out: &mut dyn Write) -> Result<u8, Error> {
+    let input = Box::new(BufReader::new(stdin()));
+    crate::worker::serve_one(input, out, |job: WorkerJob, settings, cancel| match job {
+        WorkerJob::Server(job) => serde_json::to_value(job.run(settings, cancel)),
+        WorkerJob::Mcp(job) => serde_json::to_value(job.run(settings, cancel)),
+    })
 }
 
 /// Workers run as this very executable (`da worker`).

@@ -24,8 +24,7 @@ use crate::error::{Error, exit};
 use crate::settings::Settings;
 use crate::worker::Workers;
 
-pub use server::DaServer;
-pub use tools::run as run_plan;
+pub use server::{DaServer, Job};
 pub use types::{
     CheckOutput, ColumnOut, EstimateOutput, OutputFile, PlanInput, PlanSchemaOutput, PlanSyntax,
     RunInput, RunOutput, ToolError,

@@ -7,12 +7,14 @@
 //! (`worker`), so a runaway plan is stopped and capped without ending the session.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::Log;
@@ -23,7 +25,7 @@ use super::types::{
 };
 use crate::runner;
 use crate::settings::Settings;
-use crate::worker::{Failure, Job, Workers};
+use crate::worker::{Failure, Workers};
 
 /// The MCP server: settings fixed at start, tools routed by rmcp.
 #[derive(Clone)]
@@ -124,10 +126,10 @@ impl DaServer {
                 () = tokio::time::sleep(limit) => {}
             }
         };
-        let job = Job::McpRun { input };
+        let job = Job::PlanRun { input };
         let answer = self
             .workers
-            .run::<Result<RunOutput, ToolError>>(&self.settings, job, stop)
+            .run::<Job, Result<RunOutput, ToolError>>(&self.settings, &job, stop)
             .await;
         let result = match answer {
             Ok(answer) => answer,
@@ -156,6 +158,23 @@ impl DaServer {
     async fn plan_schema(&self) -> Result<Json<PlanSchemaOutput>, Json<ToolError>> {
         self.blocking("plan_schema", |_| Ok(tools::plan_schema()))
             .await
+    }
+}
+
+/// The work a worker does for `da mcp`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// `plan_run`.
+    PlanRun { input: RunInput },
+}
+
+impl Job {
+    /// Run the job (in the worker).
+    pub fn run(self, settings: &Settings, cancel: Arc<AtomicBool>) -> Result<RunOutput, ToolError> {
+        match self {
+            Self::PlanRun { input } => tools::run(settings, &input, cancel),
+        }
     }
 }
 

@@ -33,9 +33,9 @@ use crate::error::Error;
 use crate::plan;
 use crate::runner::query::QuerySpec;
 use crate::settings::Settings;
-use crate::worker::{Job, Workers};
+use crate::worker::Workers;
 pub use errors::ApiError;
-pub use run::{run_hybrid, run_plan};
+pub use run::{HttpAnswer, Job};
 
 /// Shared, read-only state of a server.
 pub struct AppState {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, AppState};
@@ -22,7 +23,40 @@ use crate::pipeline::RunOutcome;
 use crate::runner::query::{self, QuerySpec};
 use crate::runner::{self, RunSpec};
 use crate::settings::Settings;
-use crate::worker::{Failure, HttpAnswer, Job};
+use crate::worker::Failure;
+
+/// The work of one request, as a worker gets it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// `POST /api/query/hybrid`.
+    Hybrid { spec: QuerySpec },
+    /// `POST /api/plan/run`; `name` decides the plan's syntax.
+    PlanRun {
+        name: String,
+        plan: String,
+        params: Vec<(String, String)>,
+    },
+}
+
+/// A response as the worker decided it: the server sends it on as is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Job {
+    /// Run the job (in the worker).
+    pub fn run(self, settings: &Settings, cancel: Arc<AtomicBool>) -> HttpAnswer {
+        match self {
+            Self::Hybrid { spec } => run_hybrid(&spec, settings, cancel),
+            Self::PlanRun { name, plan, params } => {
+                run_plan(&name, &plan, &params, settings, cancel)
+            }
+        }
+    }
+}
 
 /// Run `job` in a worker: its answer, 429 when every slot is taken, 504 at the timeout.
 pub(super) async fn in_worker(state: &Arc<AppState>, job: Job) -> Result<Response, ApiError> {
@@ -41,7 +75,7 @@ pub(super) async fn in_worker(state: &Arc<AppState>, job: Job) -> Result<Respons
         };
         state
             .workers
-            .run::<HttpAnswer>(&state.settings, job, stopped)
+            .run::<Job, HttpAnswer>(&state.settings, &job, stopped)
             .await
     });
     let limit = Duration::from_secs(state.settings.config.server.request_timeout_seconds);
@@ -85,14 +119,14 @@ fn failed(failure: &Failure) -> ApiError {
 }
 
 /// `POST /api/query/hybrid`, in the worker.
-pub fn run_hybrid(spec: &QuerySpec, settings: &Settings, cancel: Arc<AtomicBool>) -> HttpAnswer {
+fn run_hybrid(spec: &QuerySpec, settings: &Settings, cancel: Arc<AtomicBool>) -> HttpAnswer {
     let outcome = query::check(spec, None, &[], settings)
         .and_then(|checked| Ok(runner::run_checked(&checked, settings, &no_files(cancel))?));
     answer(outcome)
 }
 
 /// `POST /api/plan/run`, in the worker: `name` decides the plan's syntax.
-pub fn run_plan(
+fn run_plan(
     name: &str,
     plan: &str,
     params: &[(String, String)],

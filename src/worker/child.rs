@@ -4,12 +4,28 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::job::Request;
-use crate::error::{Error, exit};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-/// Run the one request on `input` and write its answer to `out` (`da worker`, started by
-/// `da serve` and `da mcp`; see the module doc of `worker`).
-pub fn serve_one(mut input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> Result<u8, Error> {
+use crate::error::{Error, exit};
+use crate::settings::Settings;
+
+/// The line the parent wrote.
+#[derive(Deserialize)]
+struct Request<J> {
+    settings: Settings,
+    job: J,
+}
+
+/// Read the one request on `input`, `run` its job, and write the answer to `out` (`da
+/// worker`, started by `da serve` and `da mcp`; see the module doc of `worker`). `run`
+/// gets the settings and the flag that says the parent wants the run stopped.
+pub fn serve_one<J: DeserializeOwned>(
+    mut input: Box<dyn BufRead + Send>,
+    out: &mut dyn Write,
+    run: impl FnOnce(J, &Settings, Arc<AtomicBool>) -> serde_json::Result<Value>,
+) -> Result<u8, Error> {
     let mut line = String::new();
     input.read_line(&mut line).map_err(|source| Error::Io {
         context: "cannot read the worker request from stdin".to_owned(),
@@ -34,8 +50,7 @@ pub fn serve_one(mut input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> Res
             context: "cannot start the worker's stop watcher".to_owned(),
             source,
         })?;
-    let answer = job
-        .run(&settings, cancel)
+    let answer = run(job, &settings, cancel)
         .map_err(|e| Error::Internal(format!("cannot encode the worker's answer: {e}")))?;
     serde_json::to_writer(&mut *out, &answer)
         .map_err(std::io::Error::from)

@@ -7,31 +7,38 @@
 //! `memory_limit` never sees. In a long-lived server such work would hold its slot and its
 //! memory until it happened to end. A process can be stopped, and capped:
 //!
-//! - the parent writes one JSON [`Request`] line (the resolved settings and the [`Job`]) to
-//!   the worker's stdin and keeps stdin open; the worker answers with one JSON document on
-//!   stdout and exits;
+//! - the parent writes one JSON line (the resolved settings and the job) to the worker's
+//!   stdin and keeps stdin open; the worker answers with one JSON document on stdout and
+//!   exits. What a job is and what it answers belongs to whoever asks (`server::Job`,
+//!   `mcp::Job`); `da worker` (in `dispatch.rs`) knows both;
 //! - to stop a worker, the parent closes its stdin: the worker cancels its run as Ctrl-C
 //!   would (its BigQuery jobs are cancelled); one that has not ended [`STOP_GRACE`] later
 //!   is killed. A worker whose parent died sees the same closed stdin;
 //! - the worker caps its own data segment at `worker.memory_mb` (`RLIMIT_DATA`) before it
 //!   starts, so a runaway allocation fails in the worker, not in the server.
 //!
-//! `child.rs` is the worker's side; `job.rs` the jobs it runs.
+//! `child.rs` is the worker's side.
 
 mod child;
-mod job;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::settings::Settings;
 pub use child::serve_one;
-pub use job::{HttpAnswer, Job, Request};
+
+/// The one line a worker reads from stdin.
+#[derive(Serialize)]
+struct Request<'a, J> {
+    settings: &'a Settings,
+    job: &'a J,
+}
 
 /// How long a worker told to stop may take to end (cancel its BigQuery jobs, give up on a
 /// stuck expression) before it is killed.
@@ -70,14 +77,14 @@ impl Workers {
     /// (which `job` decides). When `stop` completes first, the worker is stopped (see the
     /// module doc) and the answer is [`Failure::Stopped`]; the future ends only once the
     /// process has, so a caller holding a slot across it gives the slot back with it.
-    pub async fn run<A: DeserializeOwned>(
+    pub async fn run<J: Serialize, A: DeserializeOwned>(
         &self,
         settings: &Settings,
-        job: Job,
+        job: &J,
         stop: impl Future<Output = ()>,
     ) -> Result<A, Failure> {
         let memory_mb = settings.config.worker.memory_mb;
-        let mut line = serde_json::to_vec(&Request::new(settings.clone(), job))
+        let mut line = serde_json::to_vec(&Request { settings, job })
             .map_err(|e| crashed("cannot encode the request", &e.to_string()))?;
         line.push(b'\n');
         let mut child = tokio::process::Command::new(&self.exe)
