@@ -126,6 +126,13 @@ impl Staged {
                 dir: dir.to_path_buf(),
                 source,
             })?;
+        // Held until the file is closed: it tells the next run of the same output that this
+        // temporary file belongs to a live run (`guard::remove_stale_temps`), so concurrent
+        // runs do not delete each other's.
+        temp.as_file().lock().map_err(|source| Error::CreateTemp {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),

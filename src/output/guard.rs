@@ -127,9 +127,10 @@ pub fn prepare(root: &Path, relative: &Path, protected: &[Protected]) -> Result<
     Ok(target)
 }
 
-/// Delete `.<name>.tmp*` files (never links or folders) in `dir`: what a killed run of the
-/// same output left behind (see `atomic::Staged`). Best effort: a file that cannot be
-/// removed stays, and the run goes on.
+/// Delete `.<name>.tmp*` files (never links or folders) in `dir` that no live run holds:
+/// what a killed run of the same output left behind (see `atomic::Staged`, which locks its
+/// temporary file for as long as it has it open). Best effort: a file that cannot be
+/// opened, locked or removed stays, and the run goes on.
 fn remove_stale_temps(dir: &Path, name: &std::ffi::OsStr) {
     let mut prefix = OsString::from(".");
     prefix.push(name);
@@ -141,12 +142,20 @@ fn remove_stale_temps(dir: &Path, name: &std::ffi::OsStr) {
         return;
     };
     for entry in entries.flatten() {
-        let stale = entry
+        let ours = entry
             .file_name()
             .to_str()
             .is_some_and(|n| n.starts_with(prefix))
             && entry.file_type().is_ok_and(|t| t.is_file());
-        if stale {
+        if !ours {
+            continue;
+        }
+        // A run writing this file holds its lock (taken a moment after the file is made;
+        // a run caught in that moment fails its rename with a clear error, never silently).
+        let Ok(file) = fs::File::open(entry.path()) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -196,6 +205,43 @@ mod tests {
             Protected::new(dir.join("analytics.duckdb"), "the analytics database"),
             Protected::new(dir.join("warehouse"), "the local warehouse"),
         ]
+    }
+
+    /// Guards against two runs of one output (an overlapping cron job) breaking each
+    /// other: the second run's clean-up of stale temporary files must leave the first
+    /// run's live one alone, and removes it once that run is gone.
+    #[test]
+    fn a_temporary_file_of_a_live_run_is_not_stale() {
+        use crate::output::{FileSet, Format, fixture};
+        let dir = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(dir.path()).unwrap();
+        let temps = || {
+            fs::read_dir(&root)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(".r.csv.tmp")
+                })
+                .count()
+        };
+        let target = prepare(&root, Path::new("r.csv"), &[]).unwrap();
+        let mut first =
+            FileSet::create(&[(target.clone(), Format::Csv)], &fixture::schema()).unwrap();
+        first.write(&fixture::batch()).unwrap();
+        // A second run of the same output starts while the first is writing.
+        prepare(&root, Path::new("r.csv"), &[]).unwrap();
+        assert_eq!(temps(), 1, "the live run's temporary file is still there");
+        let written = first.finish().unwrap();
+        assert_eq!(written[0].rows, fixture::batch().num_rows() as u64);
+        assert!(target.is_file());
+
+        // A killed run's file, which nobody holds, goes with the next run.
+        fs::write(root.join(".r.csv.tmpKILLED"), "half a file").unwrap();
+        prepare(&root, Path::new("r.csv"), &[]).unwrap();
+        assert_eq!(temps(), 0);
     }
 
     #[test]

@@ -358,9 +358,11 @@ pub fn openapi() -> Value {
             .collect::<Map<_, _>>()
             .into()
     };
-    let mut hybrid_responses = errors(&["400", "401", "403", "413", "429", "502", "504"]);
+    let mut hybrid_responses = errors(&[
+        "400", "401", "403", "408", "413", "429", "500", "502", "503", "504",
+    ]);
     hybrid_responses["200"] = json!({"description": "the result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}});
-    let mut check_responses = errors(&["400", "401", "413"]);
+    let mut check_responses = errors(&["400", "401", "408", "413", "429", "500", "504"]);
     check_responses["200"] = json!({"description": "diagnostics, as `da plan check --format json`", "content": {"application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}, "diagnostics": {"type": "array", "items": {"type": "object"}}}}}}});
     json!({
         "openapi": "3.1.0",
