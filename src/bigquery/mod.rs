@@ -307,6 +307,7 @@ impl AliasSource for BigQuerySource {
                 schema: Some(self.arrow_schema(alias, &query.0)?),
                 bytes_processed: query.1,
                 count_bytes: count.1,
+                cached: false,
             })
         })
     }

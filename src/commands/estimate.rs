@@ -64,7 +64,7 @@ fn table(e: &PlanEstimate, out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "{:<20} {:>6} {:>12} {:>12} {:>12} {:>12}  {}",
             a.alias,
-            mode(a.precheck),
+            if a.cached { "cached" } else { mode(a.precheck) },
             bytes(a.bytes),
             bytes(a.count_bytes),
             bytes(a.billed_bytes),

@@ -78,7 +78,10 @@ fn lock_of(path: &Path, ctx: &Context<'_>, settings: &Settings) -> Result<Lock, 
     };
     let checked = validate(&loaded, ctx)
         .map_err(|diags| Error::InvalidPlan(Box::new(plan::report(path, loaded.text(), diags))))?;
-    let estimate = runner::estimate(&checked, settings)?;
+    // Columns come from BigQuery's dry runs, never from the result cache (as --no-cache).
+    let mut dry_runs_only = settings.clone();
+    dry_runs_only.cache_use.force = Some(false);
+    let estimate = runner::estimate(&checked, &dry_runs_only)?;
     let mut aliases = BTreeMap::new();
     for alias in checked.aliases() {
         let schema = estimate

@@ -193,6 +193,8 @@ pub struct AliasEstimate {
     pub cheaper: Option<PrecheckMode>,
     /// The result's columns and their types.
     pub columns: Vec<(String, String)>,
+    /// A fresh result is in the cache: a run takes it from there and bills nothing.
+    pub cached: bool,
     /// The result's schema (BigQuery types in each field's metadata), for `da plan lock`.
     #[serde(skip)]
     pub schema: Option<arrow::datatypes::SchemaRef>,
@@ -229,6 +231,7 @@ fn alias_estimate(checked: &CheckedPlan, alias: String, e: &Estimate, price: f64
         count_mode_bytes,
         job_mode_bytes,
         cheaper,
+        cached: e.cached,
         schema: e.schema.clone(),
     }
 }
@@ -246,13 +249,18 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
     } else {
         alias_source(settings, checked.name(), &deadline)?
     };
+    // A run would take cached aliases from the cache: they cost nothing, so say so.
+    let cached = cache_policy(checked, settings).map(|p| CachedSource::new(source.as_ref(), p));
+    let source: &dyn AliasSource = match &cached {
+        Some(c) => c,
+        None => source.as_ref(),
+    };
     let concurrency = settings.config.bigquery.max_concurrency.unwrap_or(8) as usize;
     let price = settings.price_per_tib();
-    let aliases: Vec<AliasEstimate> =
-        pipeline::estimate_only(checked, source.as_ref(), concurrency)?
-            .into_iter()
-            .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
-            .collect();
+    let aliases: Vec<AliasEstimate> = pipeline::estimate_only(checked, source, concurrency)?
+        .into_iter()
+        .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
+        .collect();
     let total_bytes = aliases.iter().map(|a| a.billed_bytes).sum::<Option<u64>>();
     let total_count_mode = aliases
         .iter()

@@ -121,6 +121,7 @@ impl AliasSource for CachedSource<'_> {
                 schema: Some(hit.schema),
                 bytes_processed: Some(0),
                 count_bytes: Some(0),
+                cached: true,
             }),
             None => self.inner.estimate(alias),
         }

@@ -271,6 +271,7 @@ impl AliasSource for LocalWarehouse {
             schema: Some(shape.schema),
             bytes_processed: None,
             count_bytes: None,
+            cached: false,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct Estimate {
     /// Bytes the COUNT precheck around it would scan (and bill); `None` when unknown or
     /// when the precheck bills nothing (the local backend).
     pub count_bytes: Option<u64>,
+    /// The result cache holds a fresh result: nothing would run, nothing would be billed.
+    pub cached: bool,
 }
 
 impl Estimate {

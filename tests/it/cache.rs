@@ -70,6 +70,71 @@ fn a_second_run_of_a_cached_plan_starts_no_job() {
     assert!(requests > 0, "--refresh used the cache");
 }
 
+/// Guards against `plan estimate` quoting a price the run will not pay: once the aliases
+/// are cached, the estimate says so, costs them nothing, and reaches BigQuery not at all
+/// (its dry runs are not needed); `plan lock` still asks BigQuery's dry runs.
+#[test]
+fn the_estimate_of_a_cached_plan_bills_nothing() {
+    let (ws, server) = setup();
+    let estimate = || {
+        let before = server.seen().len();
+        let out = da_cmd(ws.dir.path())
+            .args([
+                "plan",
+                "estimate",
+                "plan.yaml",
+                "--format",
+                "json",
+                "--config",
+                "bq.yaml",
+            ])
+            .env("BIGQUERY_EMULATOR_HOST", server.host())
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, server.seen().len() - before)
+    };
+    let (cold, requests) = estimate();
+    assert!(requests > 0);
+    assert!(cold["total_bytes"].as_u64().unwrap() > 0, "{cold}");
+    for a in cold["aliases"].as_array().unwrap() {
+        assert_eq!(a["cached"], false, "{a}");
+    }
+
+    let (out, _) = run(&ws, &server, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (warm, requests) = estimate();
+    assert_eq!(
+        requests, 0,
+        "the estimate of a cached plan reached BigQuery"
+    );
+    assert_eq!(warm["total_bytes"], 0, "{warm}");
+    assert_eq!(warm["total_usd"], 0.0, "{warm}");
+    for (a, c) in warm["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cold["aliases"].as_array().unwrap())
+    {
+        assert_eq!(a["cached"], true, "{a}");
+        assert_eq!(a["billed_bytes"], 0, "{a}");
+        assert_eq!(a["columns"], c["columns"], "the cache keeps the columns");
+    }
+
+    let before = server.seen().len();
+    let out = da_cmd(ws.dir.path())
+        .args(["plan", "lock", "plan.yaml", "--config", "bq.yaml"])
+        .env("BIGQUERY_EMULATOR_HOST", server.host())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        server.seen().len() > before,
+        "plan lock took its columns from the cache"
+    );
+}
+
 /// An entry older than its TTL is not used: the run fetches again and stores anew.
 #[test]
 fn an_expired_entry_is_fetched_again() {
