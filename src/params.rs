@@ -221,7 +221,11 @@ pub fn resolve(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
     pub message: String,
+    /// Where in the SQL text, 1-based, when minijinja can tell.
     pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// What to do about it.
+    pub hint: &'static str,
     /// The template ran past its budget (fuel or rendered size), rather than being wrong.
     pub too_expensive: bool,
 }
@@ -322,14 +326,45 @@ pub fn render(sql: &str, params: &Params, dialect: SqlDialect) -> Result<String,
         Ok(_) => String::from_utf8(output.bytes).map_err(|_| TemplateError {
             message: "the template rendered text that is not UTF-8".to_owned(),
             line: None,
+            column: None,
+            hint: VALUES_HINT,
             too_expensive: false,
         }),
-        Err(err) => Err(template_error(&err, output.over)),
+        Err(err) => Err(template_error(sql, &err, output.over)),
     }
 }
 
-/// A render failure as a `TemplateError`; budget failures say what the budget is.
-fn template_error(err: &minijinja::Error, over_size: bool) -> TemplateError {
+const VALUES_HINT: &str =
+    "`{{ name }}` must name a declared parameter; identifiers need `{{ name | ident }}`";
+
+/// What to do about a failed template, by what went wrong.
+fn hint(kind: minijinja::ErrorKind) -> &'static str {
+    use minijinja::ErrorKind;
+    match kind {
+        ErrorKind::SyntaxError => {
+            "close every `{{` with `}}` and every `{%` with `%}`; `{{ name }}` writes a parameter's value"
+        }
+        ErrorKind::UndefinedError => {
+            "declare the name under `params:`, or fix its spelling; `{{ name }}` writes a declared parameter's value"
+        }
+        ErrorKind::UnknownFilter | ErrorKind::InvalidOperation => {
+            "`{{ name }}` writes a value quoted, `{{ name | ident }}` an identifier; filters that would write raw SQL are refused"
+        }
+        _ => VALUES_HINT,
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let before = text.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((line, before[line_start..].chars().count() + 1))
+}
+
+/// A render failure as a `TemplateError`, at the failing expression when minijinja knows
+/// it; budget failures say what the budget is.
+fn template_error(sql: &str, err: &minijinja::Error, over_size: bool) -> TemplateError {
     let detail = err.detail().unwrap_or_default();
     let too_expensive = over_size
         || err.kind() == minijinja::ErrorKind::OutOfFuel
@@ -343,9 +378,12 @@ fn template_error(err: &minijinja::Error, over_size: bool) -> TemplateError {
     } else {
         format!("{}: {detail}", err.kind())
     };
+    let at = err.range().and_then(|r| line_column(sql, r.start));
     TemplateError {
         message,
-        line: err.line(),
+        line: at.map(|(line, _)| line).or_else(|| err.line()),
+        column: at.map(|(_, column)| column),
+        hint: hint(err.kind()),
         too_expensive,
     }
 }
@@ -587,6 +625,28 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("undefined"), "{}", err.message);
+    }
+
+    /// Guards against template errors pointing at the start of the line with a hint for
+    /// another mistake: an agent fixing the plan needs the failing expression and what
+    /// to do about that kind of failure.
+    #[test]
+    fn template_errors_point_at_the_failing_expression_with_a_fitting_hint() {
+        let cases = [
+            ("SELECT 1\nWHERE é = {{ nope }}", (2, 14), "declare"),
+            ("SELECT 1\nWHERE x = {{ 1 }", (2, 16), "close every"),
+            ("SELECT {{ 'a' | safe }}", (1, 17), "refused"),
+        ];
+        for (sql, (line, column), hint) in cases {
+            let err = render(sql, &Params::new(), SqlDialect::DuckDb).unwrap_err();
+            assert_eq!(
+                (err.line, err.column),
+                (Some(line), Some(column)),
+                "{sql}: {}",
+                err.message
+            );
+            assert!(err.hint.contains(hint), "{sql}: {}", err.hint);
+        }
     }
 
     #[test]

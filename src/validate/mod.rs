@@ -335,13 +335,13 @@ impl Validator<'_> {
         let rendered = match params::render(text, params, dialect) {
             Ok(sql) => sql,
             Err(err) => {
-                let at = origin.map(self.doc, err.line.unwrap_or(1), 1);
+                let at = origin.map(self.doc, err.line.unwrap_or(1), err.column.unwrap_or(1));
                 let diagnostic = if err.too_expensive {
                     Diagnostic::error("template_too_expensive", format!("template too expensive: {}", err.message))
                         .hint("templates fill in values; generate long or repetitive SQL outside the plan")
                 } else {
                     Diagnostic::error("template_error", format!("template error: {}", err.message))
-                        .hint("`{{ name }}` must name a declared parameter; identifiers need `{{ name | ident }}`")
+                        .hint(err.hint)
                 };
                 self.push_at(diagnostic.pointer(pointer), at);
                 return None;
