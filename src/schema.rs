@@ -5,8 +5,6 @@
 //! `config::json_schema`) and handed in as a `Compiled` value, so this module knows no plan
 //! or configuration type and both can depend on it.
 
-use std::sync::OnceLock;
-
 use jsonschema::error::ValidationErrorKind;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -173,22 +171,72 @@ fn to_diagnostics(
                 .hint("this da reads plan format version 1; write `version: 1`"),
             ]
         }
-        ValidationErrorKind::AnyOf { .. } if pointer.starts_with("/register_bq/") => {
-            // A table that is almost an alias: report what is wrong inside it, not "no match".
-            if let Some(detail) = alias_detail_errors(doc, compiled, pointer) {
-                return detail;
-            }
-            vec![place(Diagnostic::error(
-                "invalid_alias_spec",
-                "an alias must be a BigQuery SQL string or a table with `sql` (and optional `description`, `max_rows`, `max_memory_mb`)",
-            ))
-            .hint("write `alias: SELECT ...` or `alias: {sql: SELECT ..., max_rows: 1000}`")]
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
+            either_errors(doc, compiled, pointer, schema_path, text)
+        }
+        ValidationErrorKind::Pattern { .. } => {
+            vec![place(pattern_error(doc, compiled, pointer, schema_path))]
         }
         _ => vec![
             place(invalid_value(doc, schema, pointer, schema_path, text))
                 .hint(format!("see {} for the allowed values", kind.file_name())),
         ],
     }
+}
+
+/// A value that matched none of an `anyOf`/`oneOf`'s branches. One that is almost right
+/// (an alias table, a `cache` mapping) gets what is wrong inside it, not "no branch
+/// matched".
+fn either_errors(
+    doc: &Document,
+    compiled: &Compiled,
+    pointer: &str,
+    schema_path: &str,
+    text: &str,
+) -> Vec<Diagnostic> {
+    if let Some(inner) = branch_errors(doc, compiled, pointer, schema_path) {
+        return inner;
+    }
+    let at = doc.position(pointer);
+    let diagnostic = if is_alias(pointer) {
+        Diagnostic::error(
+            "invalid_alias_spec",
+            "an alias must be a BigQuery SQL string or a table with `sql` (and optional `description`, `max_rows`, `max_memory_mb`)",
+        )
+        .hint("write `alias: SELECT ...` or `alias: {sql: SELECT ..., max_rows: 1000}`")
+    } else {
+        invalid_value(doc, &compiled.value, pointer, schema_path, text).hint(format!(
+            "see {} for the allowed values",
+            compiled.kind.file_name()
+        ))
+    };
+    vec![diagnostic.pointer(pointer).at(at.line, at.column)]
+}
+
+/// A string not in the form its key takes; the hint is the key's own description.
+fn pattern_error(
+    doc: &Document,
+    compiled: &Compiled,
+    pointer: &str,
+    schema_path: &str,
+) -> Diagnostic {
+    let value = match doc_value(doc, pointer) {
+        Value::String(text) => format!("`{text}`"),
+        other => other.to_string(),
+    };
+    let key = schema_path.strip_suffix("/pattern").unwrap_or(schema_path);
+    let hint = schema_at(&compiled.value, key)
+        .and_then(|node| node.get("description"))
+        .and_then(Value::as_str)
+        .map_or_else(
+            || format!("see {} for the form it takes", compiled.kind.file_name()),
+            str::to_owned,
+        );
+    Diagnostic::error(
+        "invalid_value",
+        format!("{value} is not in the form this key takes"),
+    )
+    .hint(hint)
 }
 
 /// A value the schema refuses. One outside a fixed set (often wrapped in `anyOf` with null
@@ -247,22 +295,73 @@ fn enum_values(schema: &Value, schema_path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Errors of an alias table checked against the `AliasDetail` definition alone.
-fn alias_detail_errors(doc: &Document, plan: &Compiled, pointer: &str) -> Option<Vec<Diagnostic>> {
-    static DETAIL: OnceLock<Option<Compiled>> = OnceLock::new();
-    let value = doc.value.pointer(pointer).filter(|v| v.is_object())?;
-    let detail = DETAIL
-        .get_or_init(|| {
-            let detail = serde_json::json!({"$defs": plan.value.get("$defs")?, "$ref": "#/$defs/AliasDetail"});
-            let validator = jsonschema::validator_for(&detail).ok()?;
-            Some(Compiled {
-                kind: Kind::Plan,
-                value: detail,
-                validator,
+/// `/register_bq/<alias>` itself.
+fn is_alias(pointer: &str) -> bool {
+    pointer
+        .strip_prefix("/register_bq/")
+        .is_some_and(|name| !name.contains('/'))
+}
+
+/// The node at a validator's schema path, following the `$ref`s it passed through.
+fn schema_at<'a>(schema: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = schema;
+    for segment in path.split('/').skip(1) {
+        node = if segment == "$ref" {
+            let reference = node.get("$ref")?.as_str()?;
+            schema.pointer(reference.trim_start_matches('#'))?
+        } else {
+            let segment = segment.replace("~1", "/").replace("~0", "~");
+            match node {
+                Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+                _ => node.get(segment.as_str())?,
+            }
+        };
+    }
+    Some(node)
+}
+
+/// Errors of a value that matched none of an `anyOf`'s branches, checked against the one
+/// branch of its own JSON type (`cache: {ttl: 5w}` can only mean the mapping, not `null`);
+/// `None` when no single branch fits its type.
+fn branch_errors(
+    doc: &Document,
+    compiled: &Compiled,
+    pointer: &str,
+    schema_path: &str,
+) -> Option<Vec<Diagnostic>> {
+    let value = doc.value.pointer(pointer)?;
+    let branches = schema_at(&compiled.value, schema_path)?.as_array()?;
+    let kind = json_type(value);
+    let mut fitting = branches.iter().filter(|branch| {
+        let resolved = match branch.get("$ref").and_then(Value::as_str) {
+            Some(reference) => compiled.value.pointer(reference.trim_start_matches('#')),
+            None => Some(*branch),
+        };
+        resolved
+            .and_then(|b| b.get("type"))
+            .is_some_and(|t| match t {
+                Value::String(name) => json_type_is(name, kind),
+                Value::Array(names) => names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|n| json_type_is(n, kind)),
+                _ => false,
             })
-        })
-        .as_ref()?;
-    let diags: Vec<Diagnostic> = detail
+    });
+    let (branch, None) = (fitting.next()?, fitting.next()) else {
+        return None;
+    };
+    let mut alone = branch.clone();
+    if let (Value::Object(map), Some(defs)) = (&mut alone, compiled.value.get("$defs")) {
+        map.insert("$defs".to_owned(), defs.clone());
+    }
+    let validator = jsonschema::validator_for(&alone).ok()?;
+    let sub = Compiled {
+        kind: compiled.kind,
+        value: alone,
+        validator,
+    };
+    let diags: Vec<Diagnostic> = sub
         .validator
         .iter_errors(value)
         .flat_map(|err| {
@@ -270,7 +369,7 @@ fn alias_detail_errors(doc: &Document, plan: &Compiled, pointer: &str) -> Option
             let schema_path = err.schema_path().as_str().to_owned();
             to_diagnostics(
                 doc,
-                detail,
+                &sub,
                 &inner,
                 &schema_path,
                 err.kind(),
@@ -279,6 +378,24 @@ fn alias_detail_errors(doc: &Document, plan: &Compiled, pointer: &str) -> Option
         })
         .collect();
     (!diags.is_empty()).then_some(diags)
+}
+
+/// Whether JSON Schema's type `name` covers a value of type `kind` (see [`json_type`]).
+fn json_type_is(name: &str, kind: &str) -> bool {
+    name == kind || (name == "number" && kind == "integer")
+}
+
+/// A value's JSON Schema type.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 fn doc_value<'a>(doc: &'a Document, pointer: &str) -> &'a Value {
