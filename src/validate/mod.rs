@@ -83,16 +83,18 @@ pub fn validate(loaded: &LoadedPlan, ctx: &Context<'_>) -> Result<CheckedPlan, V
     let limits = v.limits(plan, ctx.limits);
     let budget = v.budget(plan, ctx.budget);
     let aliases = v.aliases(plan, ctx, &params, limits);
-    let (sql, sql_params, tables) = v
-        .query(
-            "/sql",
-            &plan.sql,
-            SqlDialect::DuckDb,
-            &ctx.bigquery,
-            &params,
-        )
-        .unwrap_or_default();
-    v.unused_aliases(&aliases, &tables);
+    let final_sql = v.query(
+        "/sql",
+        &plan.sql,
+        SqlDialect::DuckDb,
+        &ctx.bigquery,
+        &params,
+    );
+    // Which aliases the final sql reads is known only when it passed its checks.
+    if let Some((_, _, tables)) = &final_sql {
+        v.unused_aliases(&aliases, tables);
+    }
+    let (sql, sql_params, _) = final_sql.unwrap_or_default();
     let outputs = v.outputs(plan, loaded, &ctx.protected);
     let diags = v.diags;
     if diags.iter().any(Diagnostic::is_error) {

@@ -211,6 +211,36 @@ fn wrong_and_missing_params_are_named() {
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
 
+/// Guards against a warning that cannot be true: an alias is "never used" only when the
+/// final sql passed its checks; when it failed them, which tables it reads is unknown.
+#[test]
+fn unused_aliases_are_warned_about_only_when_the_final_sql_is_known() {
+    let ws = crate::common::Workspace::new();
+    let codes = |sql: &str| -> Vec<String> {
+        ws.plan(
+            "p.yaml",
+            &format!("version: 1\nname: t\nregister_bq:\n  web: SELECT date, views FROM `analytics.web`\nsql: {sql}\n"),
+        );
+        let out = crate::common::da_in(
+            ws.dir.path(),
+            &["plan", "check", "p.yaml", "--format", "json"],
+        );
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["files"][0]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(codes("SELECT count(*) FROM orders"), ["unused_alias"]);
+    assert!(codes("SELECT count(*) FROM web").is_empty());
+    assert_eq!(
+        codes("SELECT no_such_fn(views) FROM web"),
+        ["sql_forbidden_function"]
+    );
+}
+
 #[test]
 fn a_required_param_is_missing_only_when_values_are_given() {
     let plan = fixture("plans/required_param.yaml");
