@@ -275,7 +275,7 @@ fn diagnose(
                 columns: t.columns.iter().map(|c| c.name.clone()).collect(),
             }),
     );
-    let hint = hint(code, first, &available);
+    let hint = overload_hint(original).unwrap_or_else(|| hint(code, first, &available));
     Diagnostic::error(code, format!("the final step does not bind: {first}"))
         .pointer("/sql")
         .at(at.line, at.column)
@@ -372,6 +372,40 @@ fn named(first: &str) -> Vec<String> {
         .map(str::to_owned)
         .into_iter()
         .collect()
+}
+
+/// For a call no overload takes (`strftime(BIGINT, INTEGER_LITERAL)`): which function,
+/// and the signatures DuckDB offers (its "Candidate functions"), rather than advice about
+/// the tables.
+fn overload_hint(message: &str) -> Option<String> {
+    let first = message.lines().next()?;
+    if !first.contains("No function matches") {
+        return None;
+    }
+    let call = first.split('\'').nth(1)?;
+    let name = call.split('(').next()?;
+    // Operators have dozens of signatures: the first few show the pattern.
+    const SHOWN: usize = 10;
+    let candidates: Vec<&str> = message
+        .lines()
+        .skip_while(|l| !l.contains("Candidate functions:"))
+        .skip(1)
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("LINE "))
+        .collect();
+    let mut hint = format!(
+        "no `{name}` takes these arguments ({call}): check their order and types, or cast one explicitly"
+    );
+    if !candidates.is_empty() {
+        let more = if candidates.len() > SHOWN {
+            "; …"
+        } else {
+            ""
+        };
+        let shown = &candidates[..candidates.len().min(SHOWN)];
+        hint.push_str(&format!("; `{name}` takes: {}{more}", shown.join("; ")));
+    }
+    Some(hint)
 }
 
 fn hint(code: &str, first: &str, available: &[Available]) -> String {

@@ -235,6 +235,13 @@ fn a_snapshot_stands_in_for_the_analytics_database() {
             "type_mismatch",
             None,
         ),
+        // A call no overload takes: the hint names the function's signatures, not tables.
+        (
+            "SELECT o.date, t.views",
+            "SELECT o.date, strftime(t.views, 3) AS s",
+            "type_mismatch",
+            Some("`strftime` takes: strftime("),
+        ),
     ];
     for (from, to, expected, hint) in cases {
         ws.plan("plan.yaml", &PLAN.replace(from, to));
