@@ -137,14 +137,30 @@ pub struct QueryResult {
 }
 
 fn query_error(context: &str, err: &duckdb::Error) -> RunError {
-    let text = err.to_string();
+    let text = readable(err.to_string());
     // DuckDB past `memory_limit` (or a worker past its cap) is a limit, not a bad query.
     if text.contains("Out of Memory") || text.contains("bad_alloc") {
         return RunError::new(ErrorType::MemoryLimit, format!("{context}: {text}"))
             .detail("original_error", text)
             .hint("the final step needed more memory than analytics.memory_limit (in da serve and da mcp, worker.memory_mb) allows: aggregate or filter earlier, make strings and lists smaller, or raise the limit");
     }
-    RunError::new(ErrorType::QueryError, format!("{context}: {err}")).detail("original_error", text)
+    RunError::new(ErrorType::QueryError, format!("{context}: {text}"))
+        .detail("original_error", text)
+}
+
+/// DuckDB hands some errors over as its JSON error data (those raised while it exports
+/// Arrow, e.g. `{"exception_type":"Out of Memory","exception_message":"..."}`); they read
+/// like any other DuckDB error.
+fn readable(text: String) -> String {
+    let Ok(serde_json::Value::Object(data)) = serde_json::from_str::<serde_json::Value>(&text)
+    else {
+        return text;
+    };
+    let field = |name| data.get(name).and_then(serde_json::Value::as_str);
+    match (field("exception_type"), field("exception_message")) {
+        (Some(kind), Some(message)) => format!("{kind} Error: {message}"),
+        _ => text,
+    }
 }
 
 impl Engine {

@@ -109,6 +109,8 @@ impl Workers {
         let _ = stdin.flush().await;
         let output = async { tokio::join!(read_all(stdout), read_all(stderr)) };
         tokio::select! {
+            // An answer that is there wins over a stop that came at the same moment.
+            biased;
             (out, err) = output => {
                 drop(stdin);
                 let status = child.wait().await.map_err(|e| crashed("cannot wait for the worker", &e.to_string()))?;
