@@ -91,17 +91,7 @@ pub fn run_checked(
 ) -> Result<RunOutcome, RunError> {
     // One budget for the whole run, from before the first backend call to the last write.
     let deadline = Deadline::start(checked.limits().timeout_seconds, spec.cancel.clone());
-    // A plan with no aliases needs no backend (no credentials, no warehouse).
-    let inner: Box<dyn AliasSource> = if checked.aliases().is_empty() {
-        Box::new(NoAliases)
-    } else {
-        alias_source(settings, checked.name(), &deadline)?
-    };
-    let cached = cache_policy(checked, settings).map(|p| CachedSource::new(inner.as_ref(), p));
-    let source: &dyn AliasSource = match &cached {
-        Some(c) => c,
-        None => inner.as_ref(),
-    };
+    let source = plan_source(checked, settings, &deadline)?;
     let progress = spec.progress.then(Progress::new);
     let on_event = |e: Event| {
         if let Some(p) = &progress {
@@ -124,11 +114,30 @@ pub fn run_checked(
         price_per_tib: settings.price_per_tib(),
         stuck_grace: spec.stuck_grace,
     };
-    let result = pipeline::run(checked, source, &opts, &on_event);
+    let result = pipeline::run(checked, source.as_ref(), &opts, &on_event);
     if let Some(p) = &progress {
         p.clear();
     }
     result
+}
+
+/// Where a plan's aliases come from: nothing for a plan without any (no credentials, no
+/// warehouse needed), else the configured backend, behind the result cache when the plan
+/// or `--cache` asks for it.
+fn plan_source(
+    checked: &CheckedPlan,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Box<dyn AliasSource>, RunError> {
+    let backend: Box<dyn AliasSource> = if checked.aliases().is_empty() {
+        Box::new(NoAliases)
+    } else {
+        alias_source(settings, checked.name(), deadline)?
+    };
+    Ok(match cache_policy(checked, settings) {
+        Some(policy) => Box::new(CachedSource::new(backend, policy)),
+        None => backend,
+    })
 }
 
 /// `--cache` caches every alias for this long unless the plan says otherwise.
@@ -244,23 +253,15 @@ pub fn estimate(checked: &CheckedPlan, settings: &Settings) -> Result<PlanEstima
         Arc::new(AtomicBool::new(false)),
     );
     let backend = backend_label(checked, settings);
-    let source: Box<dyn AliasSource> = if checked.aliases().is_empty() {
-        Box::new(NoAliases)
-    } else {
-        alias_source(settings, checked.name(), &deadline)?
-    };
-    // A run would take cached aliases from the cache: they cost nothing, so say so.
-    let cached = cache_policy(checked, settings).map(|p| CachedSource::new(source.as_ref(), p));
-    let source: &dyn AliasSource = match &cached {
-        Some(c) => c,
-        None => source.as_ref(),
-    };
+    // As a run would: cached aliases come from the cache, and cost nothing.
+    let source = plan_source(checked, settings, &deadline)?;
     let concurrency = settings.config.bigquery.max_concurrency.unwrap_or(8) as usize;
     let price = settings.price_per_tib();
-    let aliases: Vec<AliasEstimate> = pipeline::estimate_only(checked, source, concurrency)?
-        .into_iter()
-        .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
-        .collect();
+    let aliases: Vec<AliasEstimate> =
+        pipeline::estimate_only(checked, source.as_ref(), concurrency)?
+            .into_iter()
+            .map(|(alias, e)| alias_estimate(checked, alias, &e, price))
+            .collect();
     let total_bytes = aliases.iter().map(|a| a.billed_bytes).sum::<Option<u64>>();
     let total_count_mode = aliases
         .iter()

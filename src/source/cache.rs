@@ -38,15 +38,15 @@ pub struct CachePolicy {
 }
 
 /// The real source behind the cache.
-pub struct CachedSource<'s> {
-    inner: &'s dyn AliasSource,
+pub struct CachedSource {
+    inner: Box<dyn AliasSource>,
     policy: CachePolicy,
     /// Entries read for the aliases of this run (read once, at the first question).
     hits: Mutex<HashMap<String, Option<Fetched>>>,
 }
 
-impl<'s> CachedSource<'s> {
-    pub fn new(inner: &'s dyn AliasSource, policy: CachePolicy) -> Self {
+impl CachedSource {
+    pub fn new(inner: Box<dyn AliasSource>, policy: CachePolicy) -> Self {
         Self {
             inner,
             policy,
@@ -109,7 +109,7 @@ impl<'s> CachedSource<'s> {
     }
 }
 
-impl AliasSource for CachedSource<'_> {
+impl AliasSource for CachedSource {
     fn label(&self) -> &'static str {
         self.inner.label()
     }
