@@ -220,10 +220,7 @@ fn pattern_error(
     pointer: &str,
     schema_path: &str,
 ) -> Diagnostic {
-    let value = match doc_value(doc, pointer) {
-        Value::String(text) => format!("`{text}`"),
-        other => other.to_string(),
-    };
+    let value = shown_value(doc, pointer);
     let key = schema_path.strip_suffix("/pattern").unwrap_or(schema_path);
     let hint = schema_at(&compiled.value, key)
         .and_then(|node| node.get("description"))
@@ -252,10 +249,7 @@ fn invalid_value(
     if allowed.is_empty() {
         return Diagnostic::error("invalid_value", text.to_owned());
     }
-    let value = match doc_value(doc, pointer) {
-        Value::String(text) => format!("`{text}`"),
-        other => other.to_string(),
-    };
+    let value = shown_value(doc, pointer);
     Diagnostic::error(
         "invalid_value",
         format!("{value} is not one of: {}", allowed.join(", ")),
@@ -265,23 +259,17 @@ fn invalid_value(
 /// The values of the `enum`s the failing keyword offers (directly, or through the
 /// `anyOf`/`oneOf` branches and their `$ref`s), in the schema's order.
 fn enum_values(schema: &Value, schema_path: &str) -> Vec<String> {
-    let resolve = |node: &'_ Value| -> Value {
-        match node.get("$ref").and_then(Value::as_str) {
-            Some(reference) => schema
-                .pointer(reference.trim_start_matches('#'))
-                .cloned()
-                .unwrap_or(Value::Null),
-            None => node.clone(),
-        }
-    };
     let at = schema_path
         .strip_suffix("/anyOf")
         .or_else(|| schema_path.strip_suffix("/oneOf"))
         .or_else(|| schema_path.strip_suffix("/enum"))
         .unwrap_or(schema_path);
-    let node = resolve(schema.pointer(at).unwrap_or(&Value::Null));
-    let branches: Vec<Value> = match node.get("anyOf").or_else(|| node.get("oneOf")) {
-        Some(Value::Array(list)) => list.iter().map(resolve).collect(),
+    let node = schema
+        .pointer(at)
+        .and_then(|n| resolve(schema, n))
+        .unwrap_or(&Value::Null);
+    let branches: Vec<&Value> = match node.get("anyOf").or_else(|| node.get("oneOf")) {
+        Some(Value::Array(list)) => list.iter().filter_map(|b| resolve(schema, b)).collect(),
         _ => vec![node],
     };
     branches
@@ -307,8 +295,7 @@ fn schema_at<'a>(schema: &'a Value, path: &str) -> Option<&'a Value> {
     let mut node = schema;
     for segment in path.split('/').skip(1) {
         node = if segment == "$ref" {
-            let reference = node.get("$ref")?.as_str()?;
-            schema.pointer(reference.trim_start_matches('#'))?
+            resolve(schema, node)?
         } else {
             let segment = segment.replace("~1", "/").replace("~0", "~");
             match node {
@@ -333,11 +320,7 @@ fn branch_errors(
     let branches = schema_at(&compiled.value, schema_path)?.as_array()?;
     let kind = json_type(value);
     let mut fitting = branches.iter().filter(|branch| {
-        let resolved = match branch.get("$ref").and_then(Value::as_str) {
-            Some(reference) => compiled.value.pointer(reference.trim_start_matches('#')),
-            None => Some(*branch),
-        };
-        resolved
+        resolve(&compiled.value, branch)
             .and_then(|b| b.get("type"))
             .is_some_and(|t| match t {
                 Value::String(name) => json_type_is(name, kind),
@@ -398,6 +381,22 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// The value at `pointer` as a message quotes it: text in backticks, the rest as JSON.
+fn shown_value(doc: &Document, pointer: &str) -> String {
+    match doc_value(doc, pointer) {
+        Value::String(text) => format!("`{text}`"),
+        other => other.to_string(),
+    }
+}
+
+/// The definition a node refers to (`{"$ref": "#/$defs/X"}`), or the node itself.
+fn resolve<'a>(schema: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(reference) => schema.pointer(reference.trim_start_matches('#')),
+        None => Some(node),
+    }
+}
+
 fn doc_value<'a>(doc: &'a Document, pointer: &str) -> &'a Value {
     doc.value.pointer(pointer).unwrap_or(&Value::Null)
 }
@@ -408,12 +407,7 @@ fn allowed_keys(schema: &Value, schema_path: &str) -> Vec<String> {
         .strip_suffix("/additionalProperties")
         .unwrap_or(schema_path);
     let object = schema.pointer(object_path).unwrap_or(&Value::Null);
-    let object = match object.get("$ref").and_then(Value::as_str) {
-        Some(reference) => schema
-            .pointer(reference.trim_start_matches('#'))
-            .unwrap_or(object),
-        None => object,
-    };
+    let object = resolve(schema, object).unwrap_or(object);
     object
         .get("properties")
         .and_then(Value::as_object)
