@@ -200,33 +200,32 @@ async fn slow_clients_are_cut_off_after_the_read_timeout() {
 /// interrupted, the next request is served instead of getting 429 until a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_timed_out_gives_back_its_slot() {
-    let ws = Workspace::new();
-    let addr = serve(
-        &ws,
-        "  max_concurrent_queries: 1\n  request_timeout_seconds: 1\n",
-    )
-    .await;
-    let slow = json!({"sql": "SELECT count(*) FROM orders a, orders b, orders c, orders d WHERE a.amount + b.amount > c.amount + d.amount"}).to_string();
-    let (status, v) = request(addr, "POST", "/api/query/hybrid", ADMIN, &slow).await;
-    assert_eq!(status, 504, "{v}");
-    let quick = json!({"sql": "SELECT 1 AS one"}).to_string();
-    let (status, v) = first_answer_not_busy(addr, &quick).await;
-    assert_eq!(status, 200, "{v}");
-    assert_eq!(v["rows"], json!([[1]]));
+    let slow = "SELECT count(*) FROM orders a, orders b, orders c, orders d WHERE a.amount + b.amount > c.amount + d.amount";
+    times_out_then_the_slot_serves_again(slow, 1).await;
 }
 
-/// Polls `quick` until the server stops answering 429 (a bound for a slot never given
-/// back, not a speed assertion): the first other answer.
-async fn first_answer_not_busy(addr: SocketAddr, quick: &str) -> (u16, Value) {
+/// With one slot and a `timeout_seconds` request timeout, `sql` gets 504; then a quick
+/// query, polled while the server answers 429 (a bound for a slot never given back, not a
+/// speed assertion), gets its rows.
+async fn times_out_then_the_slot_serves_again(sql: &str, timeout_seconds: u64) {
+    let ws = Workspace::new();
+    let server =
+        format!("  max_concurrent_queries: 1\n  request_timeout_seconds: {timeout_seconds}\n");
+    let addr = serve(&ws, &server).await;
+    let body = json!({ "sql": sql }).to_string();
+    let (status, v) = request(addr, "POST", "/api/query/hybrid", ADMIN, &body).await;
+    assert_eq!(status, 504, "{v}");
+    let quick = json!({"sql": "SELECT 1 AS one"}).to_string();
     let mut last = (0, Value::Null);
     for _ in 0..80 {
-        last = request(addr, "POST", "/api/query/hybrid", ADMIN, quick).await;
+        last = request(addr, "POST", "/api/query/hybrid", ADMIN, &quick).await;
         if last.0 != 429 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    last
+    assert_eq!(last.0, 200, "{}", last.1);
+    assert_eq!(last.1["rows"], json!([[1]]));
 }
 
 /// Guards against a final step stuck in one expression holding its slot: DuckDB never
@@ -234,20 +233,8 @@ async fn first_answer_not_busy(addr: SocketAddr, quick: &str) -> (u16, Value) {
 /// only a worker process that is stopped gives the slot back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_final_step_stuck_in_one_expression_gives_back_its_slot() {
-    let ws = Workspace::new();
-    let addr = serve(
-        &ws,
-        "  max_concurrent_queries: 1\n  request_timeout_seconds: 2\n",
-    )
-    .await;
-    let stuck = json!({"sql": "SELECT levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d"})
-        .to_string();
-    let (status, v) = request(addr, "POST", "/api/query/hybrid", ADMIN, &stuck).await;
-    assert_eq!(status, 504, "{v}");
-    let quick = json!({"sql": "SELECT 1 AS one"}).to_string();
-    let (status, v) = first_answer_not_busy(addr, &quick).await;
-    assert_eq!(status, 200, "{v}");
-    assert_eq!(v["rows"], json!([[1]]));
+    let stuck = "SELECT levenshtein(repeat('a', 400000), repeat('b', 400000)) AS d";
+    times_out_then_the_slot_serves_again(stuck, 2).await;
 }
 
 /// Guards against one huge value taking the server's memory: DuckDB's `memory_limit`
