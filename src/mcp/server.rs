@@ -184,8 +184,11 @@ const START_ALLOWANCE: Duration = Duration::from_secs(10);
 /// A worker that gave no answer, as the agent sees it.
 fn failed(failure: &Failure, cancelled: bool) -> ToolError {
     match failure {
-        Failure::OutOfMemory { .. } => ToolError::new("memory_limit", failure.to_string())
-            .hint("make the strings and lists the plan's sql builds smaller, or raise worker.memory_mb in the instance configuration"),
+        Failure::OutOfMemory { .. } => {
+            let mut error = ToolError::new("memory_limit", failure.to_string());
+            error.hint = failure.hint().map(str::to_owned);
+            error
+        }
         Failure::Stopped if cancelled => ToolError::new("interrupted", "the run was cancelled"),
         Failure::Stopped => ToolError::new(
             "timeout",

@@ -5,7 +5,6 @@
 //! when the worker has ended, at most `worker::STOP_GRACE` later, whatever its final step
 //! was doing.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -106,7 +105,7 @@ fn failed(failure: &Failure) -> ApiError {
     match failure {
         Failure::OutOfMemory { memory_mb } => {
             let mut e = ApiError::new(StatusCode::BAD_REQUEST, "memory_limit", failure.to_string());
-            e.details = json!({"memory_mb": memory_mb, "hint": "make the strings and lists the sql builds smaller, or raise worker.memory_mb in the server configuration"});
+            e.details = json!({"memory_mb": memory_mb, "hint": failure.hint()});
             e
         }
         Failure::Stopped => ApiError::new(
@@ -143,7 +142,7 @@ fn run_plan(
 /// ends with the run, so a final query stuck in one expression is given up on.
 fn no_files(cancel: Arc<AtomicBool>) -> RunSpec<'static> {
     RunSpec {
-        output_dir: None::<&'static Path>,
+        output_dir: None,
         write_outputs: false,
         progress: false,
         cancel,

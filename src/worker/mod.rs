@@ -67,6 +67,18 @@ pub enum Failure {
     Crashed { status: String, stderr: String },
 }
 
+impl Failure {
+    /// What to do about it, where the user can do something.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::OutOfMemory { .. } => Some(
+                "make the strings and lists the sql builds smaller, or raise worker.memory_mb in the instance configuration",
+            ),
+            Self::Start { .. } | Self::Stopped | Self::Crashed { .. } => None,
+        }
+    }
+}
+
 impl Workers {
     /// Workers that run `exe worker` (`std::env::current_exe()` in `da serve`).
     pub fn new(exe: impl Into<PathBuf>) -> Self {
