@@ -14,6 +14,7 @@ use minijinja::value::{Object, ObjectRepr, Value as JinjaValue};
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::dialect::{SqlDialect, is_identifier};
+use crate::document::LineIndex;
 use crate::plan::model::{ParamSpec, ParamType};
 
 /// A parameter value, parsed by its declared type.
@@ -354,14 +355,6 @@ fn hint(kind: minijinja::ErrorKind) -> &'static str {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` of `text`.
-fn line_column(text: &str, offset: usize) -> Option<(usize, usize)> {
-    let before = text.get(..offset)?;
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Some((line, before[line_start..].chars().count() + 1))
-}
-
 /// A render failure as a `TemplateError`, at the failing expression when minijinja knows
 /// it; budget failures say what the budget is.
 fn template_error(sql: &str, err: &minijinja::Error, over_size: bool) -> TemplateError {
@@ -378,11 +371,13 @@ fn template_error(sql: &str, err: &minijinja::Error, over_size: bool) -> Templat
     } else {
         format!("{}: {detail}", err.kind())
     };
-    let at = err.range().and_then(|r| line_column(sql, r.start));
+    let at = err
+        .range()
+        .map(|r| LineIndex::new(sql).line_col(sql, r.start));
     TemplateError {
         message,
-        line: at.map(|(line, _)| line).or_else(|| err.line()),
-        column: at.map(|(_, column)| column),
+        line: at.map(|at| at.line).or_else(|| err.line()),
+        column: at.map(|at| at.column),
         hint: hint(err.kind()),
         too_expensive,
     }

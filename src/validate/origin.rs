@@ -1,16 +1,14 @@
 //! Positions: where a place inside a rendered SQL text is in the plan file.
 
-use crate::document::{Document, LineCol};
+use crate::document::{Document, LineCol, LineIndex};
 
 /// 1-based line and column of the first occurrence of `token` (1:1 if absent).
 pub(super) fn find_token(text: &str, token: &str) -> (usize, usize) {
     let Some(offset) = text.find(token) else {
         return (1, 1);
     };
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[line_start..offset].chars().count() + 1)
+    let at = LineIndex::new(text).line_col(text, offset);
+    (at.line, at.column)
 }
 
 /// Maps positions inside a SQL string to positions in the plan file.
